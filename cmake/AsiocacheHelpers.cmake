@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers: warnings, sanitizers, component libraries and tests.
+
+# Warnings are PRIVATE to our own targets; consumers never inherit them.
+add_library(asiocache_warnings INTERFACE)
+target_compile_options(asiocache_warnings INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast -Wcast-align
+    -Wunused -Woverloaded-virtual -Wno-missing-field-initializers -Wimplicit-fallthrough
+    $<$<BOOL:${ASIOCACHE_WERROR}>:-Werror>)
+
+function(asiocache_setup_sanitizers)
+    if(ASIOCACHE_SANITIZE STREQUAL "")
+        return()
+    endif()
+    set(flags -fsanitize=${ASIOCACHE_SANITIZE} -fno-omit-frame-pointer)
+    if(ASIOCACHE_SANITIZE MATCHES "undefined")
+        list(APPEND flags -fno-sanitize-recover=undefined)
+    endif()
+    if(ASIOCACHE_SANITIZE MATCHES "thread")
+        # Asio's atomic_thread_fence use makes g++ 12 warn under TSan; the warning is noise here.
+        list(APPEND flags -Wno-tsan)
+    endif()
+    add_compile_options(${flags})
+    add_link_options(-fsanitize=${ASIOCACHE_SANITIZE})
+endfunction()
+
+# asiocache_add_component(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# Creates the library asiocache_<name>, the alias asiocache::<name>, and registers it for the
+# umbrella target and the export set. Public headers live in <dir>/include.
+function(asiocache_add_component name)
+    cmake_parse_arguments(arg "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+    set(target asiocache_${name})
+    if(arg_SOURCES)
+        add_library(${target} ${arg_SOURCES})
+        set(scope PUBLIC)
+    else()
+        add_library(${target} INTERFACE)
+        set(scope INTERFACE)
+    endif()
+    add_library(asiocache::${name} ALIAS ${target})
+    set_target_properties(${target} PROPERTIES EXPORT_NAME ${name} POSITION_INDEPENDENT_CODE ON)
+    target_compile_features(${target} ${scope} cxx_std_20)
+    target_include_directories(${target} ${scope}
+        $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+        $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+    target_link_libraries(${target} ${scope} ${arg_PUBLIC_DEPS})
+    if(arg_SOURCES)
+        target_link_libraries(${target} PRIVATE ${arg_PRIVATE_DEPS} $<BUILD_INTERFACE:asiocache_warnings>)
+    endif()
+    set_property(GLOBAL APPEND PROPERTY ASIOCACHE_COMPONENT_TARGETS ${target})
+    set_property(GLOBAL APPEND PROPERTY ASIOCACHE_EXPORTED_TARGETS ${target})
+    set_property(GLOBAL APPEND PROPERTY ASIOCACHE_INCLUDE_DIRS ${CMAKE_CURRENT_SOURCE_DIR}/include)
+endfunction()
+
+# asiocache_add_test(<name> SOURCES ... LABELS ... [LIBS ...])
+# One GoogleTest binary per test file group; every test case becomes its own ctest entry.
+function(asiocache_add_test name)
+    cmake_parse_arguments(arg "" "TIMEOUT" "SOURCES;LABELS;LIBS" ${ARGN})
+    add_executable(${name} ${arg_SOURCES})
+    target_link_libraries(${name} PRIVATE asiocache_test_support ${arg_LIBS}
+        GTest::gtest_main GTest::gmock asiocache_warnings)
+    if(NOT arg_TIMEOUT)
+        set(arg_TIMEOUT 120)
+    endif()
+    gtest_discover_tests(${name}
+        DISCOVERY_TIMEOUT 60
+        PROPERTIES LABELS "${arg_LABELS}" TIMEOUT ${arg_TIMEOUT})
+endfunction()

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "asiocache/backend.hpp"
+#include "asiocache/detail/race_timeout.hpp"
+#include "asiocache/errors.hpp"
+#include "asiocache/plugin.hpp"
+#include "asiocache/serializer.hpp"
+#include "asiocache/types.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace asiocache {
+
+/// Builds the stored key from a caller's key and the effective namespace.
+using key_builder_fn = std::function<std::string(std::string_view key, std::string_view ns)>;
+
+/// Per-cache settings. Built with designated initializers: `{.ns = "app", .ttl = 60s}`.
+struct cache_options {
+    /// Namespace joined to every key (aiocache's `namespace`). Default: none.
+    std::string ns;
+    /// TTL for writes that give none. Default: never expires.
+    expiry ttl = expiry::never();
+    /// Per-operation timeout. Default 5 s, as aiocache; zero disables.
+    std::chrono::milliseconds timeout{5000};
+    /// Value serializer. Default (`nullptr`): `serializers::json()`, as aiocache's Redis and
+    /// memcached caches.
+    std::shared_ptr<asiocache::serializer const> serializer;
+    /// Key layout. Default (empty): the backend's own, matching Python aiocache 0.12 (`ns:key`
+    /// on Redis and memory, `nskey` on memcached).
+    key_builder_fn key_builder;
+};
+
+/// Per-call overrides, as aiocache's `namespace=` and `timeout=` keyword arguments.
+struct call_options {
+    std::optional<std::string> ns;                    ///< Overrides `cache_options::ns`.
+    std::optional<std::chrono::milliseconds> timeout; ///< Overrides `cache_options::timeout`.
+};
+
+/// A value read with its compare-and-set token.
+template <class T>
+struct versioned {
+    T value;
+    std::uint64_t token = 0;
+};
+
+/// The cache facade: a backend, a serializer, a namespace, a default TTL, a timeout and
+/// plugins, in front of every operation (aiocache's `BaseCache` with its `API` decorators).
+///
+/// Every operation is a coroutine that resumes on the caller's executor. Failures throw
+/// `boost::system::system_error` with an `asiocache::errc` code; a miss is an empty optional,
+/// and a stored value that decodes to null is a hit. Keys and values are taken by value, so
+/// nothing the caller passes can dangle while the operation is pending.
+///
+/// A `cache` is cheap to copy (its parts are shared) and safe to use from several threads at
+/// once, provided plugins are added before it is shared.
+class cache {
+public:
+    explicit cache(std::shared_ptr<asiocache::backend> b, cache_options opts = {});
+
+    /// The value under `key`, or `nullopt` on a miss or an expired entry.
+    /// Errors: `timeout`, `backend_unavailable`, `serialization_failed` (names the key).
+    template <class T>
+    auto get(std::string key, call_options o = {}) -> task<std::optional<T>>;
+
+    /// One result per key, in the order given, `nullopt` for misses; one round trip.
+    template <class T>
+    auto multi_get(std::vector<std::string> keys, call_options o = {})
+        -> task<std::vector<std::optional<T>>>;
+
+    /// Stores `value`. `ttl`: none means `cache_options::ttl`; `expiry::never()` means no
+    /// expiry. Errors: `invalid_argument` for a negative TTL, `value_too_large`, `invalid_key`.
+    template <class T>
+    auto set(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {})
+        -> task<void>;
+
+    /// Stores every pair with the same TTL, in one round trip where the server allows it.
+    template <class T>
+    auto multi_set(std::vector<std::pair<std::string, T>> items, std::optional<expiry> ttl = {},
+                   call_options o = {}) -> task<void>;
+
+    /// Stores only if the key is absent, atomically. Errors: `key_exists` otherwise.
+    template <class T>
+    auto add(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {})
+        -> task<void>;
+
+    /// Removes the key; completes with the number removed (0 or 1).
+    auto remove(std::string key, call_options o = {}) -> task<std::size_t>;
+    auto exists(std::string key, call_options o = {}) -> task<bool>;
+    /// Adds `delta` atomically on the server and returns the new value; a missing key starts
+    /// at 0. Errors: `not_a_number` if the stored value is not a 64-bit integer.
+    auto increment(std::string key, std::int64_t delta = 1, call_options o = {})
+        -> task<std::int64_t>;
+    /// Sets the TTL of an existing key; `expiry::never()` removes it. True if the key existed.
+    auto expire(std::string key, expiry ttl, call_options o = {}) -> task<bool>;
+    /// Remaining TTL (`expiry::never()` if persistent), or `nullopt` if the key is missing.
+    /// Errors: `not_supported` on backends without it (memcached).
+    auto ttl(std::string key, call_options o = {}) -> task<std::optional<expiry>>;
+    /// Removes the keys of this cache's namespace (or `o.ns`), and only those, on every
+    /// backend. Errors: `invalid_argument` when there is no namespace (use `clear_all`),
+    /// `not_supported` where the backend cannot list a namespace.
+    auto clear(call_options o = {}) -> task<std::size_t>;
+    /// Removes every key in the backend, whatever its namespace (FLUSHDB, flush_all).
+    auto clear_all(call_options o = {}) -> task<void>;
+
+    /// Reads a value with its compare-and-set token (memcached gets; optimistic locking).
+    template <class T>
+    auto gets(std::string key, call_options o = {}) -> task<std::optional<versioned<T>>>;
+    /// Stores only if the key still carries `token`; false when it changed or vanished.
+    template <class T>
+    auto cas(std::string key, T value, std::uint64_t token, std::optional<expiry> ttl = {},
+             call_options o = {}) -> task<bool>;
+
+    /// Passes a backend-native command through, unchanged: keys in `argv` are not namespaced.
+    auto raw(std::vector<std::string> argv, call_options o = {}) -> task<raw_reply>;
+
+    /// Releases the backend's connections. Network backends reconnect on next use.
+    auto close() -> task<void>;
+
+    /// Adds a plugin; call before the cache is shared between threads.
+    void add_plugin(std::shared_ptr<plugin> p);
+    /// Constructs a plugin in place and returns it, for reading its figures later.
+    template <class P, class... Args>
+    auto add_plugin(Args&&... args) -> P& {
+        auto p = std::make_shared<P>(std::forward<Args>(args)...);
+        auto& ref = *p;
+        add_plugin(std::move(p));
+        return ref;
+    }
+
+    /// The stored key for `key`, as every operation builds it.
+    [[nodiscard]] auto build_key(std::string_view key, call_options const& o = {}) const
+        -> std::string;
+    /// The TTL a write with `ttl` stores with. Errors: `invalid_argument` if negative.
+    [[nodiscard]] auto resolve_ttl(std::optional<expiry> ttl) const -> expiry;
+    /// The deadline an operation started now with `o` must meet.
+    [[nodiscard]] auto deadline_for(call_options const& o) const -> deadline;
+
+    [[nodiscard]] auto backend() const noexcept -> std::shared_ptr<asiocache::backend> const& {
+        return backend_;
+    }
+    [[nodiscard]] auto value_serializer() const noexcept -> serializer const& {
+        return *serializer_;
+    }
+    [[nodiscard]] auto options() const noexcept -> cache_options const& { return opts_; }
+
+    /// Awaits a backend operation under the call's timeout: directly when the backend enforces
+    /// deadlines (or the timeout is 0), else raced against a timer.
+    template <class T>
+    auto guarded(task<T> t, call_options const& o, std::string_view what) -> task<T>;
+
+private:
+    /// Runs the plugins around one operation: `before` at construction, `after` at
+    /// destruction, on every exit path. Costs nothing when there are no plugins.
+    class scope {
+    public:
+        scope(cache const& c, op o, std::string_view key, std::size_t n) noexcept;
+        scope(scope const&) = delete;
+        auto operator=(scope const&) -> scope& = delete;
+        ~scope();
+        void hits(std::size_t h) noexcept { hits_ = h; }
+        void fail(std::exception_ptr const& e) noexcept;
+
+    private:
+        std::vector<std::shared_ptr<plugin>> const* plugins_;
+        op op_;
+        std::string_view key_;
+        std::size_t count_;
+        clock::time_point start_{};
+        std::size_t hits_ = 0;
+        boost::system::error_code error_;
+    };
+
+    [[nodiscard]] auto timeout_for(call_options const& o) const -> std::chrono::milliseconds {
+        return o.timeout.value_or(opts_.timeout);
+    }
+
+    std::shared_ptr<asiocache::backend> backend_;
+    cache_options opts_;
+    std::shared_ptr<serializer const> serializer_;
+    std::vector<std::shared_ptr<plugin>> plugins_;
+    bool enforces_deadlines_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Template definitions. Each operation is one coroutine frame on top of the backend's; `get`
+// first tries the backend's synchronous `try_get`, so a memory hit costs a single frame.
+
+template <class T>
+auto cache::guarded(task<T> t, call_options const& o, std::string_view what) -> task<T> {
+    auto timeout = timeout_for(o);
+    if (enforces_deadlines_ || timeout.count() <= 0) {
+        co_return co_await std::move(t);
+    }
+    co_return co_await detail::race_timeout(std::move(t), timeout, what);
+}
+
+template <class T>
+auto cache::get(std::string key, call_options o) -> task<std::optional<T>> {
+    auto full = build_key(key, o);
+    scope s(*this, op::get, full, 1);
+    try {
+        std::optional<std::string> raw;
+        if (auto ready = backend_->try_get(full)) {
+            raw = std::move(*ready);
+        } else {
+            auto k = full;
+            raw = co_await guarded(backend_->get(std::move(k), deadline_for(o)), o, full);
+        }
+        if (!raw) {
+            co_return std::nullopt;
+        }
+        s.hits(1);
+        co_return decode_value<T>(*serializer_, *raw, full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
+auto cache::multi_get(std::vector<std::string> keys, call_options o)
+    -> task<std::vector<std::optional<T>>> {
+    std::vector<std::string> full;
+    full.reserve(keys.size());
+    for (auto const& k : keys) {
+        full.push_back(build_key(k, o));
+    }
+    std::string_view first = full.empty() ? std::string_view{} : std::string_view{full.front()};
+    scope s(*this, op::multi_get, first, full.size());
+    try {
+        std::vector<std::optional<std::string>> raw;
+        if (!full.empty()) {
+            auto copy = full;
+            raw = co_await guarded(backend_->multi_get(std::move(copy), deadline_for(o)), o, first);
+        }
+        std::vector<std::optional<T>> out;
+        out.reserve(raw.size());
+        std::size_t hits = 0;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i]) {
+                ++hits;
+                out.emplace_back(decode_value<T>(*serializer_, *raw[i], full[i]));
+            } else {
+                out.emplace_back(std::nullopt);
+            }
+        }
+        s.hits(hits);
+        co_return out;
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
+auto cache::set(std::string key, T value, std::optional<expiry> ttl, call_options o)
+    -> task<void> {
+    auto full = build_key(key, o);
+    scope s(*this, op::set, full, 1);
+    try {
+        auto t = resolve_ttl(ttl);
+        auto bytes = encode_value(*serializer_, value, full);
+        auto k = full;
+        co_await guarded(backend_->set(std::move(k), std::move(bytes), t, deadline_for(o)), o,
+                         full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
+auto cache::multi_set(std::vector<std::pair<std::string, T>> items, std::optional<expiry> ttl,
+                      call_options o) -> task<void> {
+    std::vector<std::pair<std::string, std::string>> encoded;
+    encoded.reserve(items.size());
+    for (auto& [k, v] : items) {
+        auto full = build_key(k, o);
+        auto bytes = encode_value(*serializer_, v, full);
+        encoded.emplace_back(std::move(full), std::move(bytes));
+    }
+    std::string first = encoded.empty() ? std::string{} : encoded.front().first;
+    scope s(*this, op::multi_set, first, encoded.size());
+    try {
+        auto t = resolve_ttl(ttl);
+        if (!encoded.empty()) {
+            co_await guarded(backend_->multi_set(std::move(encoded), t, deadline_for(o)), o, first);
+        }
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
+auto cache::add(std::string key, T value, std::optional<expiry> ttl, call_options o)
+    -> task<void> {
+    auto full = build_key(key, o);
+    scope s(*this, op::add, full, 1);
+    try {
+        auto t = resolve_ttl(ttl);
+        auto bytes = encode_value(*serializer_, value, full);
+        auto k = full;
+        co_await guarded(backend_->add(std::move(k), std::move(bytes), t, deadline_for(o)), o,
+                         full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
+auto cache::gets(std::string key, call_options o) -> task<std::optional<versioned<T>>> {
+    auto full = build_key(key, o);
+    scope s(*this, op::gets, full, 1);
+    try {
+        auto k = full;
+        auto raw = co_await guarded(backend_->gets(std::move(k), deadline_for(o)), o, full);
+        if (!raw) {
+            co_return std::nullopt;
+        }
+        s.hits(1);
+        co_return versioned<T>{decode_value<T>(*serializer_, raw->value, full), raw->token};
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
+auto cache::cas(std::string key, T value, std::uint64_t token, std::optional<expiry> ttl,
+                call_options o) -> task<bool> {
+    auto full = build_key(key, o);
+    scope s(*this, op::cas, full, 1);
+    try {
+        auto t = resolve_ttl(ttl);
+        auto bytes = encode_value(*serializer_, value, full);
+        auto k = full;
+        co_return co_await guarded(
+            backend_->cas(std::move(k), std::move(bytes), token, t, deadline_for(o)), o, full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+}  // namespace asiocache

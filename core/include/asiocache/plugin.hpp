@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace asiocache {
+
+/// The cache operations, as plugins see them.
+enum class op {
+    get,
+    multi_get,
+    set,
+    multi_set,
+    add,
+    remove,
+    exists,
+    increment,
+    expire,
+    ttl,
+    clear,
+    clear_all,
+    gets,
+    cas,
+    raw,
+    close,
+};
+
+/// The name of an operation, for logs and reports: "get", "multi_get", ...
+auto to_string(op o) noexcept -> std::string_view;
+
+/// How many operations `op` has; handy for per-op arrays in plugins.
+inline constexpr std::size_t op_count = static_cast<std::size_t>(op::close) + 1;
+
+/// What an operation is about to do.
+struct op_start {
+    op operation;
+    std::string_view key;   ///< The built key (namespace joined); the first one for multi ops.
+    std::size_t key_count;  ///< 1, or the batch size for multi ops.
+};
+
+/// How an operation ended.
+struct op_result {
+    op operation;
+    std::string_view key;               ///< As in `op_start`.
+    std::size_t key_count;              ///< As in `op_start`.
+    std::chrono::nanoseconds took;      ///< Wall time from `before` to `after`.
+    std::size_t hits;                   ///< Keys found (get, multi_get, exists, gets); else 0.
+    boost::system::error_code error;    ///< Set when the operation failed.
+};
+
+/// A plugin: hooks that run around every operation of the caches it is added to (aiocache's
+/// `pre_<cmd>` / `post_<cmd>`, with a typed operation instead of a method name).
+///
+/// Hooks run inline on the caller's thread, synchronously and possibly from several threads at
+/// once, so they must be cheap, thread-safe and must not throw. A plugin that needs to do I/O
+/// should hand the event to a queue of its own. Plugins are added before the cache is used.
+class plugin {
+public:
+    virtual ~plugin() = default;
+    virtual void before(op_start const& /*event*/) noexcept {}
+    virtual void after(op_result const& /*event*/) noexcept {}
+};
+
+}  // namespace asiocache

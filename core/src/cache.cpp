@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+#include "asiocache/cache.hpp"
+
+#include "asiocache/serializers.hpp"
+
+#include <fmt/format.h>
+
+namespace asiocache {
+
+cache::cache(std::shared_ptr<asiocache::backend> b, cache_options opts)
+    : backend_(std::move(b)), opts_(std::move(opts)) {
+    if (!backend_) {
+        throw_error(errc::invalid_argument, "cache: backend is null");
+    }
+    if (opts_.ttl.is_negative()) {
+        throw_error(errc::invalid_argument, "cache: default ttl is negative");
+    }
+    if (opts_.timeout.count() < 0) {
+        throw_error(errc::invalid_argument, "cache: timeout is negative");
+    }
+    serializer_ = opts_.serializer ? opts_.serializer : serializers::json();
+    enforces_deadlines_ = backend_->traits().enforces_deadlines;
+}
+
+auto cache::build_key(std::string_view key, call_options const& o) const -> std::string {
+    std::string_view ns = o.ns ? std::string_view(*o.ns) : std::string_view(opts_.ns);
+    if (opts_.key_builder) {
+        return opts_.key_builder(key, ns);
+    }
+    return backend_->build_key(ns, key);
+}
+
+auto cache::resolve_ttl(std::optional<expiry> ttl) const -> expiry {
+    if (!ttl) {
+        return opts_.ttl;
+    }
+    if (ttl->is_negative()) {
+        throw_error(errc::invalid_argument, "ttl is negative");
+    }
+    return *ttl;
+}
+
+auto cache::deadline_for(call_options const& o) const -> deadline {
+    return deadline::after(timeout_for(o));
+}
+
+void cache::add_plugin(std::shared_ptr<plugin> p) {
+    if (!p) {
+        throw_error(errc::invalid_argument, "add_plugin: plugin is null");
+    }
+    plugins_.push_back(std::move(p));
+}
+
+cache::scope::scope(cache const& c, op o, std::string_view key, std::size_t n) noexcept
+    : plugins_(c.plugins_.empty() ? nullptr : &c.plugins_), op_(o), key_(key), count_(n) {
+    if (plugins_ == nullptr) {
+        return;
+    }
+    start_ = clock::now();
+    op_start const event{o, key, n};
+    for (auto const& p : *plugins_) {
+        p->before(event);
+    }
+}
+
+cache::scope::~scope() {
+    if (plugins_ == nullptr) {
+        return;
+    }
+    op_result const event{op_, key_, count_, clock::now() - start_, hits_, error_};
+    for (auto const& p : *plugins_) {
+        p->after(event);
+    }
+}
+
+void cache::scope::fail(std::exception_ptr const& e) noexcept {
+    if (plugins_ == nullptr) {
+        return;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (boost::system::system_error const& se) {
+        error_ = se.code();
+    } catch (...) {
+        error_ = make_error_code(errc::backend_error);
+    }
+}
+
+auto cache::remove(std::string key, call_options o) -> task<std::size_t> {
+    auto full = build_key(key, o);
+    scope s(*this, op::remove, full, 1);
+    try {
+        auto k = full;
+        co_return co_await guarded(backend_->remove(std::move(k), deadline_for(o)), o, full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::exists(std::string key, call_options o) -> task<bool> {
+    auto full = build_key(key, o);
+    scope s(*this, op::exists, full, 1);
+    try {
+        auto k = full;
+        bool found = co_await guarded(backend_->exists(std::move(k), deadline_for(o)), o, full);
+        s.hits(found ? 1 : 0);
+        co_return found;
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::increment(std::string key, std::int64_t delta, call_options o) -> task<std::int64_t> {
+    auto full = build_key(key, o);
+    scope s(*this, op::increment, full, 1);
+    try {
+        auto k = full;
+        co_return co_await guarded(backend_->increment(std::move(k), delta, deadline_for(o)), o,
+                                   full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::expire(std::string key, expiry ttl, call_options o) -> task<bool> {
+    auto full = build_key(key, o);
+    scope s(*this, op::expire, full, 1);
+    try {
+        if (ttl.is_negative()) {
+            throw_error(errc::invalid_argument, fmt::format("expire '{}': ttl is negative", full));
+        }
+        auto k = full;
+        co_return co_await guarded(backend_->expire(std::move(k), ttl, deadline_for(o)), o, full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::ttl(std::string key, call_options o) -> task<std::optional<expiry>> {
+    auto full = build_key(key, o);
+    scope s(*this, op::ttl, full, 1);
+    try {
+        auto k = full;
+        co_return co_await guarded(backend_->ttl(std::move(k), deadline_for(o)), o, full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::clear(call_options o) -> task<std::size_t> {
+    std::string ns = o.ns ? *o.ns : opts_.ns;
+    scope s(*this, op::clear, ns, 0);
+    try {
+        if (ns.empty()) {
+            throw_error(errc::invalid_argument,
+                        "clear() needs a namespace; clear_all() removes every key");
+        }
+        auto n = ns;
+        co_return co_await guarded(backend_->clear(std::move(n), deadline_for(o)), o, ns);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::clear_all(call_options o) -> task<void> {
+    scope s(*this, op::clear_all, {}, 0);
+    try {
+        co_await guarded(backend_->clear_all(deadline_for(o)), o, "clear_all");
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::raw(std::vector<std::string> argv, call_options o) -> task<raw_reply> {
+    std::string first = argv.empty() ? std::string{} : argv.front();
+    scope s(*this, op::raw, first, argv.size());
+    try {
+        if (argv.empty()) {
+            throw_error(errc::invalid_argument, "raw: empty command");
+        }
+        co_return co_await guarded(backend_->raw(std::move(argv), deadline_for(o)), o, first);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+auto cache::close() -> task<void> {
+    scope s(*this, op::close, {}, 0);
+    try {
+        co_await backend_->close();
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+}  // namespace asiocache

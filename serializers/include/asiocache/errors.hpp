@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace asiocache {
+
+/// Failure conditions shared by every cache, whatever its backend.
+///
+/// Operations that run as coroutines report them by throwing `boost::system::system_error`
+/// whose `code()` compares equal to one of these values and whose `what()` carries the detail
+/// (the key, the server's own message). A cache miss is never an error: it is an empty
+/// `std::optional`.
+enum class errc {
+    timeout = 1,           ///< The operation passed its deadline (default 5 s; 0 disables).
+    key_exists,            ///< `add` found the key already present.
+    backend_unavailable,   ///< The server could not be reached, or the connection dropped.
+    protocol_error,        ///< The server sent a reply the client could not understand.
+    backend_error,         ///< The server refused the command; `what()` has its message.
+    serialization_failed,  ///< The serializer rejected the value or the stored bytes.
+    invalid_key,           ///< The key is empty, too long or has bytes the backend forbids.
+    value_too_large,       ///< The encoded value exceeds the backend's item size limit.
+    not_a_number,          ///< `increment` found a value that is not a 64-bit integer.
+    not_supported,         ///< The backend cannot do this operation (e.g. memcached `ttl`).
+    invalid_argument,      ///< An argument is out of range (e.g. a negative TTL).
+    cas_mismatch,          ///< A compare-and-set found the value changed since it was read.
+    lock_not_acquired,     ///< A lock could not be taken before its wait deadline.
+    unknown_backend,       ///< A URL names a scheme whose backend is not built in.
+    unknown_alias,         ///< The registry has no cache under that alias.
+    invalid_config,        ///< A URL or config entry is malformed or has unknown parameters.
+    closed,                ///< The cache was closed and this backend does not reopen.
+};
+
+/// The `"asiocache"` error category.
+auto cache_category() noexcept -> boost::system::error_category const&;
+
+inline auto make_error_code(errc e) noexcept -> boost::system::error_code {
+    return {static_cast<int>(e), cache_category()};
+}
+
+/// Throws `boost::system::system_error` carrying `e` and `detail` (shown by `what()`).
+[[noreturn]] void throw_error(errc e, std::string const& detail);
+
+}  // namespace asiocache
+
+template <>
+struct boost::system::is_error_code_enum<asiocache::errc> : std::true_type {};

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+// The facade's own logic (keys, TTL resolution, timeouts, plugins, codecs) over a scripted
+// backend. Real backends are tested against real servers in the conformance suite.
+#include "asiocache/asiocache.hpp"
+#include "run_coro.hpp"
+#include "scripted_backend.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+namespace {
+
+using namespace std::chrono_literals;
+using asiocache::cache;
+using asiocache::errc;
+using asiocache::op;
+using asiocache::test::run;
+using asiocache::test::run_error;
+using asiocache::test::scripted_backend;
+
+class cache_facade_test : public ::testing::Test {
+protected:
+    boost::asio::io_context io_;
+    std::shared_ptr<scripted_backend> backend_ = std::make_shared<scripted_backend>();
+};
+
+TEST_F(cache_facade_test, namespace_joins_key_with_backend_separator) {
+    cache c{backend_, {.ns = "app"}};
+    run(io_, c.set("k", std::string("v")));
+    EXPECT_EQ(backend_->last_key(), "app:k");
+    EXPECT_TRUE(backend_->stored("app:k").has_value());
+}
+
+TEST_F(cache_facade_test, per_call_namespace_overrides_cache_namespace) {
+    cache c{backend_, {.ns = "app"}};
+    run(io_, c.set("k", 1, std::nullopt, {.ns = "other"}));
+    EXPECT_EQ(backend_->last_key(), "other:k");
+}
+
+TEST_F(cache_facade_test, custom_key_builder_is_used) {
+    cache c{backend_, {.ns = "app", .key_builder = [](std::string_view k, std::string_view ns) {
+                           return std::string(ns) + "/" + std::string(k);
+                       }}};
+    run(io_, c.set("k", 1));
+    EXPECT_EQ(backend_->last_key(), "app/k");
+}
+
+TEST_F(cache_facade_test, default_ttl_applies_when_call_gives_none) {
+    cache c{backend_, {.ttl = 30s}};
+    run(io_, c.set("k", 1));
+    EXPECT_EQ(backend_->last_ttl().duration(), 30s);
+    run(io_, c.set("k", 1, 5s));
+    EXPECT_EQ(backend_->last_ttl().duration(), 5s);
+    run(io_, c.set("k", 1, asiocache::expiry::never()));
+    EXPECT_TRUE(backend_->last_ttl().is_never());
+}
+
+TEST_F(cache_facade_test, sub_millisecond_ttl_rounds_up_not_to_never) {
+    cache c{backend_};
+    run(io_, c.set("k", 1, std::chrono::microseconds(10)));
+    EXPECT_EQ(backend_->last_ttl().duration(), 1ms);
+}
+
+TEST_F(cache_facade_test, negative_ttl_is_rejected_before_reaching_backend) {
+    cache c{backend_};
+    EXPECT_EQ(run_error(io_, c.set("k", 1, -5s)), errc::invalid_argument);
+    EXPECT_EQ(backend_->calls(op::set), 0);
+}
+
+TEST_F(cache_facade_test, stalled_backend_gives_timeout_and_stays_usable) {
+    cache c{backend_, {.timeout = 20ms}};
+    backend_->stall_next(op::get);
+    EXPECT_EQ(run_error(io_, c.get<int>("k")), errc::timeout);
+    run(io_, c.set("k", 7));
+    EXPECT_EQ(run(io_, c.get<int>("k")), 7);
+}
+
+TEST_F(cache_facade_test, per_call_timeout_overrides_and_zero_disables) {
+    cache c{backend_, {.timeout = 10s}};
+    backend_->stall_next(op::set);
+    EXPECT_EQ(run_error(io_, c.set("k", 1, std::nullopt, {.timeout = 15ms})), errc::timeout);
+    run(io_, c.set("k", 2, std::nullopt, {.timeout = 0ms}));
+    EXPECT_EQ(run(io_, c.get<int>("k")), 2);
+}
+
+TEST_F(cache_facade_test, miss_is_empty_and_stored_null_is_a_hit) {
+    cache c{backend_};
+    EXPECT_FALSE(run(io_, c.get<int>("absent")).has_value());
+    run(io_, c.set("null", std::optional<int>{}));
+    EXPECT_EQ(backend_->stored("null"), "null");
+    auto hit = run(io_, c.get<std::optional<int>>("null"));
+    ASSERT_TRUE(hit.has_value()) << "a stored null must be a hit";
+    EXPECT_FALSE(hit->has_value());
+}
+
+TEST_F(cache_facade_test, undecodable_bytes_fail_naming_the_key) {
+    cache c{backend_, {.ns = "ns"}};
+    backend_->put("ns:bad", "{not json");
+    try {
+        run(io_, c.get<int>("bad"));
+        FAIL() << "expected serialization_failed";
+    } catch (boost::system::system_error const& e) {
+        EXPECT_EQ(e.code(), errc::serialization_failed);
+        EXPECT_NE(std::string(e.what()).find("ns:bad"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(cache_facade_test, type_mismatch_is_an_error_not_a_default) {
+    cache c{backend_};
+    run(io_, c.set("k", std::string("text")));
+    EXPECT_EQ(run_error(io_, c.get<int>("k")), errc::serialization_failed);
+}
+
+TEST_F(cache_facade_test, clear_without_namespace_is_refused) {
+    cache c{backend_};
+    EXPECT_EQ(run_error(io_, c.clear()), errc::invalid_argument);
+    EXPECT_EQ(backend_->calls(op::clear), 0);
+}
+
+struct counting_plugin final : asiocache::plugin {
+    std::atomic<int> before_count{0};
+    std::atomic<int> after_count{0};
+    std::atomic<int> hits{0};
+    std::atomic<int> errors{0};
+    op last_op = op::close;
+    std::string last_key;
+    void before(asiocache::op_start const&) noexcept override { ++before_count; }
+    void after(asiocache::op_result const& r) noexcept override {
+        ++after_count;
+        hits += static_cast<int>(r.hits);
+        if (r.error) {
+            ++errors;
+        }
+        last_op = r.operation;
+        last_key = std::string(r.key);
+    }
+};
+
+TEST_F(cache_facade_test, plugins_see_every_operation_with_outcome) {
+    cache c{backend_, {.ns = "p"}};
+    auto& p = c.add_plugin<counting_plugin>();
+    run(io_, c.set("a", 1));
+    EXPECT_EQ(p.last_op, op::set);
+    EXPECT_EQ(p.last_key, "p:a");
+    run(io_, c.get<int>("a"));
+    run(io_, c.get<int>("missing"));
+    backend_->fail_next(op::remove, errc::backend_unavailable);
+    EXPECT_EQ(run_error(io_, c.remove("a")), errc::backend_unavailable);
+    EXPECT_EQ(p.before_count, 4);
+    EXPECT_EQ(p.after_count, 4);
+    EXPECT_EQ(p.hits, 1);
+    EXPECT_EQ(p.errors, 1);
+}
+
+TEST_F(cache_facade_test, string_serializer_stores_numbers_as_text) {
+    cache c{backend_, {.serializer = asiocache::serializers::string()}};
+    run(io_, c.set("n", 42));
+    EXPECT_EQ(backend_->stored("n"), "42");
+    EXPECT_EQ(run(io_, c.get<int>("n")), 42);
+    backend_->put("bad", "4x2");
+    EXPECT_EQ(run_error(io_, c.get<int>("bad")), errc::serialization_failed);
+}
+
+TEST_F(cache_facade_test, bytes_serializer_rejects_types_without_codec) {
+    cache c{backend_, {.serializer = asiocache::serializers::bytes()}};
+    EXPECT_EQ(run_error(io_, c.set("k", 3.5)), errc::serialization_failed);
+    std::string binary("a\0b\xff", 4);
+    run(io_, c.set("b", binary));
+    EXPECT_EQ(backend_->stored("b"), binary);
+}
+
+TEST_F(cache_facade_test, multi_get_keeps_order_and_counts_hits) {
+    cache c{backend_};
+    auto& p = c.add_plugin<counting_plugin>();
+    run(io_, c.multi_set(std::vector<std::pair<std::string, int>>{{"a", 1}, {"c", 3}}));
+    auto got = run(io_, c.multi_get<int>({"a", "b", "c"}));
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0], 1);
+    EXPECT_FALSE(got[1].has_value());
+    EXPECT_EQ(got[2], 3);
+    EXPECT_EQ(p.hits, 2);
+}
+
+}  // namespace
