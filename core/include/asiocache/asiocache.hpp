@@ -5,6 +5,7 @@
 /// errors and the built-in serializers. Backends have headers of their own under
 /// `asiocache/backends/`.
 #include "asiocache/backend.hpp"
+#include "asiocache/backend_config.hpp"
 #include "asiocache/cache.hpp"
 #include "asiocache/errors.hpp"
 #include "asiocache/plugin.hpp"
