@@ -219,6 +219,29 @@ TEST_F(memory_backend_test, writes_drive_a_bounded_sweep) {
     EXPECT_TRUE(has(*b, "live"));
 }
 
+TEST_F(memory_backend_test, periodic_sweep_reclaims_and_ends_with_the_backend) {
+    auto b = make({.sweep_every = 0});
+    for (int i = 0; i < 50; ++i) {
+        set(*b, "t" + std::to_string(i), "v", expiry(1s));
+    }
+    clock_->advance(2s);
+    bool ended = false;
+    boost::asio::co_spawn(io_, asiocache::backends::sweep_periodically(b, 1ms, 1000),
+                          [&](std::exception_ptr const&) { ended = true; });
+    io_.restart();
+    auto const limit = std::chrono::steady_clock::now() + 5s;
+    while (b->stats().expirations < 50 && std::chrono::steady_clock::now() < limit) {
+        io_.run_one_for(10ms);
+    }
+    EXPECT_EQ(b->stats().expirations, 50U);
+    EXPECT_EQ(b->stats().entries, 0U);
+    b.reset();  // the sweeper holds only a weak reference: it ends at its next tick
+    while (!ended && std::chrono::steady_clock::now() < limit) {
+        io_.run_one_for(10ms);
+    }
+    EXPECT_TRUE(ended);
+}
+
 TEST_F(memory_backend_test, eviction_of_an_expired_entry_counts_as_expiration) {
     auto b = make({.max_entries = 2, .shards = 1, .sweep_every = 0});
     set(*b, "old", "v", expiry(1s));
@@ -440,8 +463,8 @@ auto hammer(cache c, int id, int rounds, int slots, thread_result* out) -> asioc
 
 TEST(memory_backend_threads, concurrent_writers_keep_exact_totals) {
     int const threads = 4;
-    int const rounds = 1000;
-    int const slots = 500;
+    int const rounds = 600;
+    int const slots = 200;
     auto b = make_memory_backend({.shards = 4});
     cache c{b};
     std::vector<thread_result> results(threads);

@@ -3,6 +3,10 @@
 
 #include "asiocache/errors.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -638,6 +642,20 @@ auto memory_backend::stats() const -> memory_stats {
         out.bytes += s.bytes;
     }
     return out;
+}
+
+auto sweep_periodically(std::weak_ptr<memory_backend> b, std::chrono::milliseconds interval,
+                        std::size_t batch) -> task<void> {
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    for (;;) {
+        timer.expires_after(interval);
+        co_await timer.async_wait(boost::asio::use_awaitable);
+        auto alive = b.lock();
+        if (!alive) {
+            co_return;
+        }
+        alive->sweep(batch);
+    }
 }
 
 auto make_memory_backend(memory_options opts) -> std::shared_ptr<memory_backend> {

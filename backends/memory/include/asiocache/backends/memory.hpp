@@ -7,6 +7,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -132,6 +133,13 @@ private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };
+
+/// An optional periodic sweep: every `interval`, examines up to `batch` entries with a TTL and
+/// reclaims the expired ones (`memory_backend::sweep`). Start it with
+/// `co_spawn(ex, sweep_periodically(b, 1s, 1000), detached)`; it holds only a weak reference
+/// and ends when the backend is destroyed, or when cancelled (a steady_timer wait).
+auto sweep_periodically(std::weak_ptr<memory_backend> b, std::chrono::milliseconds interval,
+                        std::size_t batch) -> task<void>;
 
 /// Creates a memory backend. Errors: `invalid_argument` when `shards` is not a power of two.
 auto make_memory_backend(memory_options opts = {}) -> std::shared_ptr<memory_backend>;
