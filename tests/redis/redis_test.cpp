@@ -4,11 +4,11 @@
 // SCAN-based clear, pipelining, deadlines, cancellation, outages and restarts).
 #include "asiocache/backends/redis.hpp"
 
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <unistd.h>
+#include "asiocache/asiocache.hpp"
+#include "conformance/conformance_suite.hpp"
+#include "local_server.hpp"
+#include "run_coro.hpp"
 
-#include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -17,15 +17,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <thread>
 #include <tuple>
-
-#include "asiocache/asiocache.hpp"
-#include "local_server.hpp"
-#include "run_coro.hpp"
+#include <unistd.h>
 
 namespace {
 
@@ -98,10 +100,9 @@ struct redis_env {
     static void advance(asio::io_context& io, std::chrono::milliseconds d) { run_for(io, d); }
 };
 
-#if __has_include("conformance/conformance_suite.hpp")
-#include "conformance/conformance_suite.hpp"
+namespace asiocache::test {
 INSTANTIATE_TYPED_TEST_SUITE_P(redis, conformance, ::testing::Types<redis_env>);
-#endif
+}  // namespace asiocache::test
 
 namespace {
 

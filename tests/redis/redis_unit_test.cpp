@@ -2,14 +2,16 @@
 // The Redis backend's protocol glue without a server: command formatting, reply parsing from
 // hand-written RESP bytes, the mapping from replies to results and error codes, and the
 // factory's validation of its settings.
-#include <gtest/gtest.h>
+#include "asiocache/backends/redis.hpp"
+
+#include "resp.hpp"
 
 #include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
 #include <string>
 #include <string_view>
-
-#include "asiocache/backends/redis.hpp"
-#include "resp.hpp"
 
 namespace {
 

@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: MIT
-#include <fmt/format.h>
+#include "asiocache/backends/redis.hpp"
 
-#include <algorithm>
-#include <atomic>
+#include "asiocache/errors.hpp"
+#include "redis_connection.hpp"
+#include "resp.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/uuid/detail/sha1.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <tuple>
-
-#include "asiocache/backends/redis.hpp"
-#include "asiocache/errors.hpp"
-#include "redis_connection.hpp"
-#include "resp.hpp"
 
 namespace asiocache::backends {
 namespace {

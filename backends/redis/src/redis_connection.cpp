@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "redis_connection.hpp"
 
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
@@ -13,6 +10,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <exception>
 
 namespace asiocache::backends::redis_detail {

@@ -2,8 +2,10 @@
 #pragma once
 // One multiplexed, auto-pipelining Redis connection driven by Asio. Internal.
 
-#include <array>
-#include <atomic>
+#include "asiocache/errors.hpp"
+#include "asiocache/types.hpp"
+#include "resp.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -16,6 +18,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
+
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -24,10 +29,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "asiocache/errors.hpp"
-#include "asiocache/types.hpp"
-#include "resp.hpp"
 
 namespace asiocache::backends::redis_detail {
 

@@ -4,6 +4,9 @@
 // `raw_reply` trees directly, and the mapping from replies to results and `errc` codes.
 // Internal: nothing here is installed, and no public header includes hiredis.
 
+#include "asiocache/errors.hpp"
+#include "asiocache/types.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -11,9 +14,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-
-#include "asiocache/errors.hpp"
-#include "asiocache/types.hpp"
 
 struct redisReader;
 

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "asiocache/backend.hpp"
+#include "asiocache/backend_config.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include "asiocache/backend.hpp"
-#include "asiocache/backend_config.hpp"
 
 /// The Redis backend.
 ///
