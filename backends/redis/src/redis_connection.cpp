@@ -52,11 +52,19 @@ void request::finish(error_code ec, raw_reply r) {
         return;
     }
     done_ = true;
-    complete(ec, std::move(r));
+    complete(ec, std::move(r), false);
 }
 
 void request::finish_error(errc e, std::string detail) {
     finish(make_error_code(e), error_reply(std::move(detail)));
+}
+
+void request::reject(errc e, std::string detail) {
+    if (done_) {
+        return;
+    }
+    done_ = true;
+    complete(make_error_code(e), error_reply(std::move(detail)), true);
 }
 
 void request::move_command_to(std::string& out) {
@@ -78,8 +86,10 @@ connection::connection(asio::any_io_executor ex, std::shared_ptr<connection_sett
 
 connection::~connection() = default;
 
+// A caller resumed inline by a reply (so already inside the strand) enqueues at once; any
+// other caller posts to the strand.
 void connection::submit(std::shared_ptr<request> op) {
-    asio::post(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
+    asio::dispatch(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
         self->enqueue(std::move(op));
     });
 }
@@ -122,21 +132,23 @@ void connection::enqueue(std::shared_ptr<request> op) {
     if (op->done()) {
         return;  // cancelled before it reached the strand
     }
+    // enqueue may run inside the caller's initiating function (see submit): failures found
+    // here complete through a post, never inline.
     if (op->when().expired()) {
-        op->finish_error(errc::timeout, diag("deadline passed before the request was sent"));
+        op->reject(errc::timeout, diag("deadline passed before the request was sent"));
         return;
     }
     switch (state_) {
         case state::shut:
-            op->finish_error(errc::backend_unavailable, diag("backend destroyed"));
+            op->reject(errc::backend_unavailable, diag("backend destroyed"));
             return;
         case state::waiting: {
             // Fail fast between reconnect attempts: nothing queues up while the server is down.
             auto left = std::chrono::ceil<std::chrono::milliseconds>(
                 std::max(next_attempt_ - clock::now(), clock::duration::zero()));
-            op->finish_error(errc::backend_unavailable,
-                             diag(fmt::format("not connected ({}); next attempt in {} ms",
-                                              last_error_, left.count())));
+            op->reject(errc::backend_unavailable,
+                       diag(fmt::format("not connected ({}); next attempt in {} ms", last_error_,
+                                        left.count())));
             return;
         }
         case state::idle:
@@ -151,7 +163,7 @@ void connection::enqueue(std::shared_ptr<request> op) {
         case state::connected:
             pending_.push_back(op);
             watch(op->when());
-            write();
+            schedule_write();
             return;
     }
 }
@@ -223,6 +235,7 @@ void connection::close_socket() {
     connect_timer_.cancel();
     retry_timer_.cancel();
     writing_ = false;
+    reading_ = false;
     write_buf_.clear();
 }
 
@@ -389,6 +402,8 @@ void connection::connected(std::uint64_t g) {
         return;
     }
     connect_timer_.cancel();
+    error_code ignored;
+    socket_.non_blocking(true, ignored);  // write() tries a direct write first
     state_ = state::connected;
     stats_.connects.fetch_add(1, std::memory_order_relaxed);
     failures_ = 0;
@@ -433,42 +448,79 @@ void connection::lost(std::string const& why) {
     fail_all(flying, errc::backend_unavailable, diag(fmt::format("connection lost ({})", why)));
 }
 
+// Requests enqueued while replies are handed out go out when that round ends, and those
+// enqueued during an async_write when it completes; any other burst (coroutines started from
+// outside, other threads) is gathered by one post per round, so it still leaves as one batch.
+void connection::schedule_write() {
+    if (reading_ || writing_ || write_scheduled_) {
+        return;
+    }
+    write_scheduled_ = true;
+    asio::post(strand_, [self = shared_from_this()] {
+        self->write_scheduled_ = false;
+        self->write();
+    });
+}
+
+// Builds a batch from the queue and writes it: first without blocking, which usually sends it
+// all with no completion to wait for; what the socket does not take goes out with
+// async_write, and nothing else is written until it completes.
 void connection::write() {
-    if (writing_ || state_ != state::connected || pending_.empty()) {
-        return;
-    }
-    write_buf_.clear();
     auto const room = settings_->max_in_flight;
-    while (!pending_.empty() && in_flight_.size() < room && write_buf_.size() < max_batch_bytes) {
-        auto op = std::move(pending_.front());
-        pending_.pop_front();
-        if (op->done()) {
-            continue;  // timed out or cancelled before it was written: never sent
+    while (!writing_ && !reading_ && state_ == state::connected && !pending_.empty()) {
+        write_buf_.clear();
+        while (!pending_.empty() && in_flight_.size() < room &&
+               write_buf_.size() < max_batch_bytes) {
+            auto op = std::move(pending_.front());
+            pending_.pop_front();
+            if (op->done()) {
+                continue;  // timed out or cancelled before it was written: never sent
+            }
+            op->move_command_to(write_buf_);
+            in_flight_.push_back(std::move(op));
+            stats_.requests.fetch_add(1, std::memory_order_relaxed);
         }
-        op->move_command_to(write_buf_);
-        in_flight_.push_back(std::move(op));
-        stats_.requests.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (write_buf_.empty()) {
+        if (write_buf_.empty()) {
+            return;
+        }
+        stats_.writes.fetch_add(1, std::memory_order_relaxed);
+        error_code ec;
+        std::size_t n = socket_.write_some(asio::buffer(write_buf_), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            ec = {};
+            n = 0;
+        }
+        if (ec) {
+            // Reported through the strand: write() can run inside a caller's initiation.
+            asio::post(strand_, [self = shared_from_this(), g = generation_, ec] {
+                if (g == self->generation_) {
+                    self->lost(fmt::format("write failed: {}", ec.message()));
+                }
+            });
+            return;
+        }
+        if (n == write_buf_.size()) {
+            continue;
+        }
+        writing_ = true;
+        asio::async_write(
+            socket_, asio::buffer(write_buf_.data() + n, write_buf_.size() - n),
+            [self = shared_from_this(), g = generation_](error_code wec, std::size_t) {
+                if (g != self->generation_) {
+                    return;
+                }
+                self->writing_ = false;
+                if (wec) {
+                    self->lost(fmt::format("write failed: {}", wec.message()));
+                    return;
+                }
+                self->write();
+            });
         return;
     }
-    stats_.writes.fetch_add(1, std::memory_order_relaxed);
-    writing_ = true;
-    asio::async_write(socket_, asio::buffer(write_buf_),
-                      [self = shared_from_this(), g = generation_](error_code ec, std::size_t) {
-                          if (g != self->generation_) {
-                              return;
-                          }
-                          self->writing_ = false;
-                          if (self->write_buf_.capacity() > max_batch_bytes) {
-                              self->write_buf_ = std::string();
-                          }
-                          if (ec) {
-                              self->lost(fmt::format("write failed: {}", ec.message()));
-                              return;
-                          }
-                          self->write();
-                      });
+    if (write_buf_.capacity() > max_batch_bytes && !writing_) {
+        write_buf_ = std::string();
+    }
 }
 
 void connection::read(std::uint64_t g) {
@@ -485,12 +537,16 @@ void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
         lost(ec == asio::error::eof ? std::string("server closed the connection") : ec.message());
         return;
     }
+    // Callers resumed below may enqueue their next request inline; `reading_` holds those back
+    // so that the whole round goes out as one batch afterwards.
+    std::string failure;
+    reading_ = true;
     try {
         parser_.feed(read_buf_.data(), n);
         while (auto reply = parser_.next()) {
             if (in_flight_.empty()) {
-                lost("a reply arrived with no request waiting for it");
-                return;
+                failure = "a reply arrived with no request waiting for it";
+                break;
             }
             if (in_flight_.front()->take(std::move(*reply))) {
                 auto op = std::move(in_flight_.front());
@@ -499,10 +555,17 @@ void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
             }
         }
     } catch (boost::system::system_error const& e) {
-        lost(e.what());
+        failure = e.what();
+    }
+    reading_ = false;
+    if (g != generation_) {
         return;
     }
-    write();  // replies made room in the pipeline
+    if (!failure.empty()) {
+        lost(failure);
+        return;
+    }
+    write();
     read(g);
 }
 

@@ -14,6 +14,7 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -66,6 +67,9 @@ public:
     /// Completes the caller once; later calls do nothing.
     void finish(boost::system::error_code ec, raw_reply r);
     void finish_error(errc e, std::string detail);
+    /// As `finish_error`, but the completion is posted: for failures found while the request
+    /// is still being initiated, when resuming the caller inline would be re-entrant.
+    void reject(errc e, std::string detail);
     void finish_with_result() { finish({}, std::move(result_)); }
     /// Appends the command bytes to a write batch and frees them.
     void move_command_to(std::string& out);
@@ -74,7 +78,7 @@ public:
     [[nodiscard]] auto when() const noexcept -> deadline { return deadline_; }
 
 protected:
-    virtual void complete(boost::system::error_code ec, raw_reply r) = 0;
+    virtual void complete(boost::system::error_code ec, raw_reply r, bool immediate) = 0;
 
 private:
     std::string cmd_;
@@ -166,6 +170,7 @@ private:
     void connected(std::uint64_t generation);
     void read(std::uint64_t generation);
     void on_read(std::uint64_t generation, boost::system::error_code ec, std::size_t n);
+    void schedule_write();
     void write();
     void lost(std::string const& why);
     void close_socket();
@@ -189,7 +194,9 @@ private:
     std::uint64_t generation_ = 0;  // bumped whenever the socket is (re)opened or closed
     std::deque<std::shared_ptr<request>> pending_;    // waiting to be written
     std::deque<std::shared_ptr<request>> in_flight_;  // written, awaiting replies, in order
-    bool writing_ = false;
+    bool writing_ = false;                            // an async_write is outstanding
+    bool reading_ = false;  // replies are being handed out: writes wait for the whole batch
+    bool write_scheduled_ = false;
     std::string write_buf_;
     std::array<char, 64 * 1024> read_buf_{};
     clock::time_point watch_at_ = clock::time_point::max();
@@ -234,17 +241,22 @@ public:
     }
 
 protected:
-    void complete(boost::system::error_code ec, raw_reply r) override {
+    void complete(boost::system::error_code ec, raw_reply r, bool immediate) override {
         auto ex = std::move(work_);
-        // Dispatch: a caller whose executor runs on this thread resumes at once; others get
-        // the completion posted to their own executor.
-        boost::asio::dispatch(ex, [h = std::move(handler_), ec, r = std::move(r)]() mutable {
+        auto fn = [h = std::move(handler_), ec, r = std::move(r)]() mutable {
             auto slot = boost::asio::get_associated_cancellation_slot(h);
             if (slot.is_connected()) {
                 slot.clear();
             }
             std::move(h)(ec, std::move(r));
-        });
+        };
+        // Dispatch: a caller whose executor runs on this thread resumes at once; others get
+        // the completion posted to their own executor.
+        if (immediate) {
+            boost::asio::post(ex, std::move(fn));
+        } else {
+            boost::asio::dispatch(ex, std::move(fn));
+        }
     }
 
 private:
