@@ -123,16 +123,7 @@ class redis_backend final : public backend {
 public:
     redis_backend(asio::any_io_executor ex, redis_options const& o) {
         auto s = std::make_shared<redis_detail::connection_settings>();
-        s->host = o.host;
-        s->port = o.port;
-        s->unix_path = o.unix_path;
-        s->username = o.username;
-        s->password = o.password;
-        s->db = o.db;
-        s->connect_timeout = o.connect_timeout;
-        s->reconnect_min = o.reconnect_min;
-        s->reconnect_max = o.reconnect_max;
-        s->max_in_flight = o.max_in_flight;
+        static_cast<redis_options&>(*s) = o;
         if (!o.unix_path.empty()) {
             s->label = fmt::format("redis unix:{}", o.unix_path);
         } else if (o.host.find(':') != std::string::npos) {
@@ -155,13 +146,9 @@ public:
     auto operator=(redis_backend const&) -> redis_backend& = delete;
 
     [[nodiscard]] auto traits() const noexcept -> backend_traits const& override {
-        static backend_traits const t{.name = "redis",
-                                      .namespace_separator = ":",
-                                      .enforces_deadlines = true,
-                                      .supports_ttl = true,
-                                      .supports_clear_namespace = true,
-                                      .ttl_granularity = std::chrono::milliseconds(1),
-                                      .max_key_size = 0};
+        // The defaults say the rest: "ns:key", TTL and namespace clear supported, 1 ms
+        // granularity, no key length limit.
+        static backend_traits const t{.name = "redis", .enforces_deadlines = true};
         return t;
     }
 

@@ -138,33 +138,26 @@ void connection::enqueue(std::shared_ptr<request> op) {
         op->reject(errc::timeout, diag("deadline passed before the request was sent"));
         return;
     }
-    switch (state_) {
-        case state::shut:
-            op->reject(errc::backend_unavailable, diag("backend destroyed"));
-            return;
-        case state::waiting: {
-            // Fail fast between reconnect attempts: nothing queues up while the server is down.
-            auto left = std::chrono::ceil<std::chrono::milliseconds>(
-                std::max(next_attempt_ - clock::now(), clock::duration::zero()));
-            op->reject(errc::backend_unavailable,
-                       diag(fmt::format("not connected ({}); next attempt in {} ms", last_error_,
-                                        left.count())));
-            return;
-        }
-        case state::idle:
-            pending_.push_back(op);
-            watch(op->when());
-            start_connect();
-            return;
-        case state::connecting:
-            pending_.push_back(op);
-            watch(op->when());
-            return;
-        case state::connected:
-            pending_.push_back(op);
-            watch(op->when());
-            schedule_write();
-            return;
+    if (state_ == state::shut) {
+        op->reject(errc::backend_unavailable, diag("backend destroyed"));
+        return;
+    }
+    if (state_ == state::waiting) {
+        // Fail fast between reconnect attempts: nothing queues up while the server is down.
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(
+            std::max(next_attempt_ - clock::now(), clock::duration::zero()));
+        op->reject(errc::backend_unavailable,
+                   diag(fmt::format("not connected ({}); next attempt in {} ms", last_error_,
+                                    left.count())));
+        return;
+    }
+    // Idle, connecting or connected: queue it. While connecting it waits for the attempt.
+    watch(op->when());
+    pending_.push_back(std::move(op));
+    if (state_ == state::idle) {
+        start_connect();
+    } else if (state_ == state::connected) {
+        schedule_write();
     }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 // One multiplexed, auto-pipelining Redis connection driven by Asio. Internal.
 
+#include "asiocache/backends/redis.hpp"
 #include "asiocache/errors.hpp"
 #include "asiocache/types.hpp"
 #include "resp.hpp"
@@ -33,20 +34,10 @@
 
 namespace asiocache::backends::redis_detail {
 
-/// Where and how to connect; shared by the connections of one backend.
-struct connection_settings {
-    std::string host;
-    std::uint16_t port = 6379;
-    std::string unix_path;
-    std::optional<std::string> username;
-    std::optional<std::string> password;
-    int db = 0;
-    std::chrono::milliseconds connect_timeout{2000};
-    std::chrono::milliseconds reconnect_min{50};
-    std::chrono::milliseconds reconnect_max{2000};
-    std::size_t max_in_flight = 1024;
-    /// "redis 127.0.0.1:6379" or "redis unix:/path": the prefix of every diagnostic. It never
-    /// holds the password.
+/// Where and how to connect, shared by the connections of one backend: the options plus the
+/// prefix of every diagnostic, "redis 127.0.0.1:6379" or "redis unix:/path", which never holds
+/// the password.
+struct connection_settings : redis_options {
     std::string label;
 };
 
