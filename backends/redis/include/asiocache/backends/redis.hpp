@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "asiocache/backend.hpp"
+#include "asiocache/backend_config.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+/// The Redis backend.
+///
+/// hiredis formats commands (`redisFormatCommandArgv`) and parses replies (`redisReader`);
+/// Asio owns the socket and the event loop, so no thread is added. Each connection pipelines
+/// automatically: requests from concurrent coroutines are queued, written in batches (one
+/// write per batch) and matched to replies in order.
+///
+/// **Threads.** The backend may be used from several threads at once. Each connection keeps
+/// its state on a strand of the executor it was given; callers resume on their own executor.
+///
+/// **Deadlines.** Every operation honours the `deadline` it is handed: one watchdog timer per
+/// connection fails only the expired requests with `errc::timeout` and leaves the connection
+/// usable (a late reply is read and discarded). Asio per-operation cancellation completes the
+/// request at once with `boost::asio::error::operation_aborted`; a request that was already
+/// written may still take effect on the server.
+///
+/// **Outages.** A request in flight when the connection drops fails with
+/// `errc::backend_unavailable`. The connection is re-established in the background, at once and
+/// then with exponential backoff (`reconnect_min` doubling up to `reconnect_max`). While a
+/// connect attempt is in progress, requests wait for it (bounded by their deadline); between
+/// attempts they fail at once with `errc::backend_unavailable`, so nothing queues up while the
+/// server is down.
+///
+/// **Wire format.** Keys are `namespace:key` and values are the serializer's bytes with no
+/// envelope, as Python aiocache 0.12's `RedisCache` lays them out.
+namespace asiocache::backends {
+
+/// Settings for `make_redis_backend`. Built with designated initializers:
+/// `{.host = "cache.internal", .password = pw, .db = 2}`.
+struct redis_options {
+    /// Server host name or IP address. Default "127.0.0.1". A name is resolved with Asio's
+    /// resolver (getaddrinfo on an internal Asio thread); an address needs no resolver.
+    std::string host = "127.0.0.1";
+    /// Server TCP port. Default 6379.
+    std::uint16_t port = 6379;
+    /// Unix socket path; when not empty it is used instead of `host` and `port`. Default empty.
+    std::string unix_path;
+    /// ACL user name (Redis 6+), sent as `AUTH username password`. Needs `password`.
+    /// Default none (the `default` user).
+    std::optional<std::string> username;
+    /// Password for `AUTH`. Never written to logs or error messages. Default none.
+    std::optional<std::string> password;
+    /// Database number, selected with `SELECT` on every (re)connect. Default 0.
+    int db = 0;
+    /// Limit for one connect attempt: resolve, connect, AUTH and SELECT. Default 2 s.
+    std::chrono::milliseconds connect_timeout{2000};
+    /// Requests written but not yet answered, per connection. Further callers wait for room,
+    /// bounded by their deadline. Default 1024.
+    std::size_t max_in_flight = 1024;
+    /// Connections; requests are spread over them round-robin. More than one helps callers on
+    /// several threads. Default 1.
+    std::size_t pool_size = 1;
+    /// Delay before the second reconnect attempt after a failure (the first is immediate); it
+    /// doubles on each failure. Default 50 ms.
+    std::chrono::milliseconds reconnect_min{50};
+    /// Upper bound of the reconnect delay. Default 2 s.
+    std::chrono::milliseconds reconnect_max{2000};
+};
+
+/// Counters of one Redis backend, summed over its connections; read while it runs.
+struct redis_stats {
+    std::uint64_t requests = 0;  ///< Requests written to a socket (a MULTI block counts once).
+    std::uint64_t writes = 0;    ///< Socket writes: requests / writes is the mean batch size.
+    std::uint64_t connects = 0;  ///< Successful connects, the first one included.
+    std::uint64_t timeouts = 0;  ///< Requests failed by the watchdog with `errc::timeout`.
+};
+
+/// The counters of a backend made by `make_redis_backend`; `nullopt` for any other backend.
+auto redis_statistics(backend const& b) -> std::optional<redis_stats>;
+
+/**
+ * Creates a Redis backend on `ex`. Nothing connects until the first operation.
+ *
+ * *Errors*: throws `boost::system::system_error` with `errc::invalid_config` for inconsistent
+ * options (a zero `pool_size` or `max_in_flight`, a negative `db`, a `username` without a
+ * `password`).
+ *
+ * *Lifetime*: the backend must be destroyed before the execution context behind `ex`.
+ * Destroying it fails whatever is still pending with `errc::backend_unavailable`.
+ */
+auto make_redis_backend(boost::asio::any_io_executor ex, redis_options opts)
+    -> std::shared_ptr<backend>;
+
+/**
+ * The registry's factory for the schemes `redis` (`redis://[user:password@]host[:port][/db]`,
+ * default port 6379) and `redis+unix` (`redis+unix:///path/to/redis.sock?db=N`).
+ *
+ * Query parameters: `connect_timeout` (duration), `max_in_flight`, `pool_size` (alias `pool`),
+ * `reconnect_min`, `reconnect_max` (durations), and `db` (`redis+unix`, or `redis` without a
+ * path). Any other parameter is an `errc::invalid_config` error naming it.
+ */
+auto redis_backend_from_config(boost::asio::any_io_executor ex, backend_config cfg)
+    -> std::shared_ptr<backend>;
+
+}  // namespace asiocache::backends

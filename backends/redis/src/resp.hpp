@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// RESP glue over hiredis: command formatting, an incremental reply parser that builds
+// `raw_reply` trees directly, and the mapping from replies to results and `errc` codes.
+// Internal: nothing here is installed, and no public header includes hiredis.
+
+#include "asiocache/errors.hpp"
+#include "asiocache/types.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+struct redisReader;
+
+namespace asiocache::backends::redis_detail {
+
+/// Appends one command, RESP-encoded by `redisFormatCommandArgv`, to `out`.
+void append_command(std::string& out, std::span<std::string_view const> argv);
+void append_command(std::string& out, std::initializer_list<std::string_view> argv);
+/// One RESP-encoded command.
+auto format_command(std::initializer_list<std::string_view> argv) -> std::string;
+
+/// An incremental RESP2 parser (hiredis' `redisReader`) whose object functions build
+/// `raw_reply` values, so a reply is never copied out of a `redisReply`.
+class reply_parser {
+public:
+    reply_parser();
+    ~reply_parser();
+    reply_parser(reply_parser const&) = delete;
+    auto operator=(reply_parser const&) -> reply_parser& = delete;
+
+    /// Adds bytes read from the socket.
+    void feed(char const* data, std::size_t n);
+    /// The next complete reply, or `nullopt` until more bytes arrive. Throws
+    /// `errc::protocol_error` on malformed input; the parser must then be `reset()`.
+    auto next() -> std::optional<raw_reply>;
+    /// Drops buffered bytes and any partial reply (after a reconnect).
+    void reset();
+
+private:
+    redisReader* reader_;
+};
+
+/// The `errc` for a server error reply: `not_a_number` for INCRBY on a non-integer,
+/// `backend_unavailable` for transient states (LOADING, BUSY, MASTERDOWN, TRYAGAIN),
+/// `backend_error` otherwise.
+auto error_for(std::string_view server_message) noexcept -> errc;
+/// True for an error reply saying a script is not cached (EVALSHA must fall back to EVAL).
+auto is_noscript(raw_reply const& r) noexcept -> bool;
+
+/// A key as diagnostics show it: cut after 120 bytes, with its length.
+auto shorten(std::string_view key) -> std::string;
+
+/// Throws for an error reply (the code from `error_for`, the server's message, the command and the
+/// key), and for any other reply with `errc::protocol_error`.
+[[noreturn]] void throw_unexpected(raw_reply const& r, std::string_view cmd, std::string_view key);
+/// Accepts only the status `OK`.
+void expect_ok(raw_reply const& r, std::string_view cmd, std::string_view key);
+/// A bulk string as bytes, nil as `nullopt`.
+auto to_bytes(raw_reply&& r, std::string_view cmd, std::string_view key)
+    -> std::optional<std::string>;
+/// An integer reply.
+auto to_integer(raw_reply const& r, std::string_view cmd, std::string_view key) -> std::int64_t;
+/// A PTTL reply: -2 (missing) is `nullopt`, -1 is `expiry::never()`, 0 rounds up to 1 ms.
+auto to_ttl(raw_reply const& r, std::string_view cmd, std::string_view key)
+    -> std::optional<expiry>;
+/// An array reply of exactly `n` elements (any `n` when `n` is `npos`).
+void expect_array(raw_reply const& r, std::size_t n, std::string_view cmd, std::string_view key);
+
+/// Escapes the glob metacharacters `* ? [ ] \` for SCAN MATCH.
+auto glob_escape(std::string_view s) -> std::string;
+
+}  // namespace asiocache::backends::redis_detail
