@@ -334,8 +334,9 @@ public:
             // Every key and size is checked before the first write, so a bad item stores none.
             std::vector<std::string> keys;
             keys.reserve(items.size());
+            generation_cache known;
             for (auto& [k, v] : items) {
-                keys.push_back(resolve(mc, std::move(k), dl));
+                keys.push_back(resolve(mc, std::move(k), dl, &known));
                 check_size(mc, keys.back(), v);
             }
             for (std::size_t i = 0; i < items.size(); ++i) {
@@ -511,7 +512,10 @@ private:
 
     // The key as stored: checked as it is, or, for a namespaced key in generation mode, laid
     // out with the namespace's current generation (one more round trip).
-    auto resolve(memcached_st* mc, std::string built, deadline dl) const -> std::string {
+    // `known` remembers generations within one batch (multi_get, multi_set).
+    using generation_cache = std::unordered_map<std::string, std::string>;
+    auto resolve(memcached_st* mc, std::string built, deadline dl,
+                 generation_cache* known = nullptr) const -> std::string {
         auto split = detail::split_namespaced(built);
         if (!split) {
             detail::check_plain_key(built, opts_.namespace_generations);
@@ -521,7 +525,14 @@ private:
             throw_error(errc::invalid_key, "memcached: a generation-form key reached a backend "
                                            "without namespace_generations");
         }
-        return detail::generation_key_for(*split, generation(mc, split->ns, dl));
+        if (known == nullptr) {
+            return detail::generation_key_for(*split, generation(mc, split->ns, dl));
+        }
+        auto it = known->find(std::string(split->ns));
+        if (it == known->end()) {
+            it = known->emplace(std::string(split->ns), generation(mc, split->ns, dl)).first;
+        }
+        return detail::generation_key_for(*split, it->second);
     }
 
     // The namespace's current generation, created on first use.
@@ -591,8 +602,9 @@ private:
         -> std::vector<std::optional<std::string>> {
         std::vector<std::string> keys;
         keys.reserve(built.size());
+        generation_cache known;
         for (auto& b : built) {
-            keys.push_back(resolve(mc, std::move(b), dl));
+            keys.push_back(resolve(mc, std::move(b), dl, &known));
         }
         std::unordered_map<std::string_view, std::size_t> first;
         first.reserve(keys.size());
