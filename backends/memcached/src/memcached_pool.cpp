@@ -12,6 +12,11 @@ namespace {
 // parks after this many empty ticks in a row, so an idle backend costs no wake-ups.
 constexpr auto watchdog_tick = std::chrono::milliseconds(5);
 constexpr int watchdog_idle_ticks = 200;
+// How long one idle worker keeps polling the queue before it sleeps: a caller issuing
+// operations one after another then finds a worker awake instead of paying a futex wake-up.
+constexpr auto spin_window = std::chrono::microseconds(50);
+// Most gets that share one multi-get.
+constexpr std::size_t max_batch = 100;
 
 auto clamp_ms(std::chrono::milliseconds limit, deadline dl) -> std::uint64_t {
     auto left = dl.remaining();
@@ -41,6 +46,7 @@ worker_pool::~worker_pool() {
         std::lock_guard lock(mutex_);
         stop_ = true;
         dropped.swap(queue_);
+        queued_.store(0, std::memory_order_relaxed);
     }
     work_cv_.notify_all();
     watch_cv_.notify_all();
@@ -61,6 +67,7 @@ void worker_pool::submit(std::shared_ptr<pool_job> job) {
         return;
     }
     bool wake_watchdog = false;
+    bool wake_worker = false;
     {
         std::unique_lock lock(mutex_);
         if (stop_ || queue_.size() >= limits_.max_queue) {
@@ -74,12 +81,16 @@ void worker_pool::submit(std::shared_ptr<pool_job> job) {
             return;
         }
         queue_.push_back(std::move(job));
+        queued_.store(queue_.size(), std::memory_order_relaxed);
         if (watchdog_parked_ && !dl.is_never()) {
             watchdog_parked_ = false;
             wake_watchdog = true;
         }
+        wake_worker = !spinning_;
     }
-    work_cv_.notify_one();
+    if (wake_worker) {
+        work_cv_.notify_one();
+    }
     if (wake_watchdog) {
         watch_cv_.notify_one();
     }
@@ -98,6 +109,9 @@ void worker_pool::worker_loop(std::size_t index) {
     std::size_t seen_epoch = 0;
     std::unique_lock lock(mutex_);
     for (;;) {
+        if (queue_.empty() && !stop_ && !spinning_ && seen_epoch == epoch_) {
+            spin_for_work(lock);
+        }
         work_cv_.wait(lock, [&] { return stop_ || !queue_.empty() || seen_epoch != epoch_; });
         if (seen_epoch != epoch_) {
             seen_epoch = epoch_;
@@ -112,27 +126,71 @@ void worker_pool::worker_loop(std::size_t index) {
         auto job = std::move(queue_.front());
         queue_.pop_front();
         if (job->finished()) {  // timed out or cancelled while queued
+            queued_.store(queue_.size(), std::memory_order_relaxed);
             continue;
         }
-        running_[index] = job;
+        std::vector<std::shared_ptr<pool_job>> batch;
+        if (job->batch_key() != nullptr) {
+            batch = take_batch();
+        }
+        queued_.store(queue_.size(), std::memory_order_relaxed);
+        running_[index] = batch;  // the watchdog fails any of them at its deadline
+        running_[index].push_back(job);
         lock.unlock();
 
-        auto dl = job->job_deadline();
-        if (dl.expired()) {
-            job->fail(make_failure(errc::timeout, "memcached: deadline passed while queued"));
-        } else {
-            // Cap libmemcached's own waits by what is left of the deadline.
+        // libmemcached's waits are capped by the latest deadline of the batch; the watchdog
+        // completes the others at theirs.
+        deadline dl{clock::time_point::min()};
+        for (auto const& j : running_[index]) {
+            if (j->job_deadline().expired()) {
+                j->fail(make_failure(errc::timeout, "memcached: deadline passed while queued"));
+            } else {
+                dl.at = std::max(dl.at, j->job_deadline().at);
+            }
+        }
+        if (dl.at != clock::time_point::min()) {
             memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
                                    clamp_ms(limits_.io_timeout, dl));
             memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
                                    clamp_ms(limits_.connect_timeout, dl));
-            job->run(mc);
+            if (batch.empty()) {
+                job->run(mc);
+            } else {
+                job->run_batch(mc, batch, dl);
+            }
         }
         job.reset();
+        batch.clear();
 
         lock.lock();
-        running_[index].reset();
+        running_[index].clear();
     }
+}
+
+auto worker_pool::take_batch() -> std::vector<std::shared_ptr<pool_job>> {
+    std::vector<std::shared_ptr<pool_job>> batch;
+    for (auto it = queue_.begin(); it != queue_.end() && batch.size() + 1 < max_batch;) {
+        if ((*it)->batch_key() != nullptr && !(*it)->finished()) {
+            batch.push_back(std::move(*it));
+            it = queue_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return batch;
+}
+
+void worker_pool::spin_for_work(std::unique_lock<std::mutex>& lock) {
+    spinning_ = true;
+    lock.unlock();
+    auto const until = clock::now() + spin_window;
+    while (queued_.load(std::memory_order_relaxed) == 0 && clock::now() < until) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    lock.lock();
+    spinning_ = false;
 }
 
 void worker_pool::watchdog_loop() {
@@ -161,14 +219,17 @@ void worker_pool::watchdog_loop() {
                 ++it;
             }
         }
+        queued_.store(queue_.size(), std::memory_order_relaxed);
         std::size_t queued_expired = expired.size();
-        for (auto const& job : running_) {
-            if (job && !job->finished()) {
-                auto dl = job->job_deadline();
-                if (dl.expired(now)) {
-                    expired.push_back(job);
-                } else {
-                    watching = watching || !dl.is_never();
+        for (auto const& jobs : running_) {
+            for (auto const& job : jobs) {
+                if (!job->finished()) {
+                    auto dl = job->job_deadline();
+                    if (dl.expired(now)) {
+                        expired.push_back(job);
+                    } else {
+                        watching = watching || !dl.is_never();
+                    }
                 }
             }
         }

@@ -26,12 +26,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -61,6 +63,19 @@ public:
     /// Completes with `error`, unless already completed.
     virtual void fail(std::exception_ptr error) noexcept = 0;
 
+    /// For a single-key get that can share one multi-get with other such jobs: its key (already
+    /// checked). Null for every other job.
+    [[nodiscard]] virtual auto batch_key() const noexcept -> std::string const* { return nullptr; }
+    /// Runs this job and `others` (all with a `batch_key`) as one multi-get and completes each.
+    virtual void run_batch(memcached_st* mc, std::vector<std::shared_ptr<pool_job>>& others,
+                           deadline dl) noexcept {
+        (void)others;
+        (void)dl;
+        run(mc);
+    }
+    /// Completes a batched get with its value, unless already completed.
+    virtual void complete_get(std::optional<std::string> /*value*/) noexcept {}
+
     [[nodiscard]] auto finished() const noexcept -> bool {
         return done_.load(std::memory_order_acquire);
     }
@@ -80,6 +95,15 @@ struct pool_limits {
     std::size_t max_queue = 4096;
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds io_timeout{1000};
+};
+
+/// A batchable `Fn` for `async_run<std::optional<std::string>>`: it names its key and can fetch
+/// many keys at once, one result per key in order.
+template <class Fn>
+concept batchable_get = requires(Fn const& f, memcached_st* mc,
+                                 std::vector<std::string const*> const& keys) {
+    { f.key } -> std::convertible_to<std::string const&>;
+    { f.fetch(mc, keys) } -> std::same_as<std::vector<std::optional<std::string>>>;
 };
 
 class worker_pool {
@@ -109,6 +133,9 @@ private:
 
     void worker_loop(std::size_t index);
     void watchdog_loop();
+    // Takes further batchable gets from the queue (lock held) to join `leader`'s multi-get.
+    auto take_batch() -> std::vector<std::shared_ptr<pool_job>>;
+    void spin_for_work(std::unique_lock<std::mutex>& lock);
 
     pool_limits limits_;
     std::vector<memcached_handle> handles_;
@@ -116,10 +143,12 @@ private:
     std::condition_variable work_cv_;
     std::condition_variable watch_cv_;
     std::deque<std::shared_ptr<pool_job>> queue_;
-    std::vector<std::shared_ptr<pool_job>> running_;  // one slot per worker
+    std::vector<std::vector<std::shared_ptr<pool_job>>> running_;  // per worker (a batch)
     std::size_t epoch_ = 0;                           // bumped by reset_connections
     bool stop_ = false;
     bool watchdog_parked_ = false;
+    bool spinning_ = false;               // one idle worker polls briefly before sleeping
+    std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the lock
     std::vector<std::thread> threads_;
     std::thread watchdog_;
 };
@@ -153,6 +182,46 @@ public:
     }
 
     void fail(std::exception_ptr error) noexcept override { complete(std::move(error), T{}); }
+
+    [[nodiscard]] auto batch_key() const noexcept -> std::string const* override {
+        if constexpr (batchable_get<Fn>) {
+            return &fn_.key;
+        } else {
+            return nullptr;
+        }
+    }
+
+    void run_batch(memcached_st* mc, std::vector<std::shared_ptr<pool_job>>& others,
+                   deadline dl) noexcept override {
+        if constexpr (batchable_get<Fn>) {
+            std::vector<std::string const*> keys{&fn_.key};
+            for (auto const& o : others) {
+                keys.push_back(o->batch_key());
+            }
+            (void)dl;
+            try {
+                auto values = fn_.fetch(mc, keys);
+                complete_get(std::move(values[0]));
+                for (std::size_t i = 0; i < others.size(); ++i) {
+                    others[i]->complete_get(std::move(values[i + 1]));
+                }
+            } catch (...) {
+                auto error = std::current_exception();
+                fail(error);
+                for (auto const& o : others) {
+                    o->fail(error);
+                }
+            }
+        } else {
+            pool_job::run_batch(mc, others, dl);
+        }
+    }
+
+    void complete_get(std::optional<std::string> value) noexcept override {
+        if constexpr (std::is_same_v<T, std::optional<std::string>>) {
+            complete(nullptr, std::move(value));
+        }
+    }
 
 private:
     void complete(std::exception_ptr error, T value) noexcept {
