@@ -279,6 +279,37 @@ TEST_F(memcached_backend_test, concurrent_mixed_increments_sum_exactly) {
     EXPECT_EQ(get("mixed"), std::to_string(20 * 3 - 20 * 2));
 }
 
+TEST_F(memcached_backend_test, concurrent_gets_each_get_their_own_value) {
+    // Gets queued together share one multi-get: every caller must still get its own answer.
+    for (int i = 0; i < 30; ++i) {
+        set("g" + std::to_string(i), "value" + std::to_string(i));
+    }
+    int const n = 300;
+    int finished = 0;
+    int wrong = 0;
+    for (int i = 0; i < n; ++i) {
+        auto key = "g" + std::to_string(i % 40);  // g30..g39 are misses
+        std::optional<std::string> expected;
+        if (i % 40 < 30) {
+            expected = "value" + std::to_string(i % 40);
+        }
+        asio::co_spawn(io_, backend_->get(key, soon()),
+                       [&, expected](std::exception_ptr e, std::optional<std::string> v) {
+                           if (e || v != expected) {
+                               ++wrong;
+                           }
+                           ++finished;
+                       });
+    }
+    io_.restart();
+    auto const limit = std::chrono::steady_clock::now() + 10s;
+    while (finished < n && std::chrono::steady_clock::now() < limit) {
+        io_.run_one_for(100ms);
+    }
+    EXPECT_EQ(finished, n);
+    EXPECT_EQ(wrong, 0);
+}
+
 TEST_F(memcached_backend_test, remove_if_equal_is_compare_and_delete) {
     set("lock", "token-a");
     EXPECT_FALSE(run(io_, backend_->remove_if_equal("lock", "token-b", soon())));

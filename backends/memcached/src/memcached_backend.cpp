@@ -742,10 +742,14 @@ private:
                     }
                     continue;
                 }
-                if (rc != MEMCACHED_CLIENT_ERROR && rc != MEMCACHED_INVALID_ARGUMENTS) {
+                // Non-numeric (a negative counter, or not a number at all): the text protocol
+                // says CLIENT_ERROR; libmemcached reports the binary protocol's DELTA_BADVAL
+                // as an unknown read failure (and reconnects). gets/cas then tells them apart,
+                // and fails clearly if the connection really broke.
+                if (rc != MEMCACHED_CLIENT_ERROR &&
+                    !(rc == MEMCACHED_UNKNOWN_READ_FAILURE && opts_.binary_protocol)) {
                     fail_rc(mc, rc, "incr", key);
                 }
-                // memcached says non-numeric: a negative counter, or not a number at all.
             }
             if (auto result = cas_add(mc, key, delta)) {
                 return *result;
