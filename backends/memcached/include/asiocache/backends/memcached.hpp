@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "asiocache/backend.hpp"
+#include "asiocache/backend_config.hpp"
+#include "asiocache/types.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace asiocache::backends {
+
+/// Settings of a memcached backend. Built with designated initializers:
+/// `{.servers = {{"10.0.0.1", 11211}, {"10.0.0.2", 11211}}, .binary_protocol = true}`.
+///
+/// **Threads.** libmemcached 1.1 blocks, so every operation runs on one of `threads` worker
+/// threads. Each worker owns one libmemcached handle (with one connection per server) and uses
+/// it alone; completions are posted back to the caller's executor. Requests beyond the busy
+/// workers wait in a queue of at most `max_queue` entries, each until its deadline.
+///
+/// **Several servers.** Keys are spread with consistent hashing (libketama-compatible, MD5
+/// ketama points, weight 1 per server). When a server dies, the keys that hash to it fail with
+/// `errc::backend_unavailable` (or `errc::timeout`), and the other servers' keys keep working:
+/// keys are never moved to another server (no auto-eject), so a server that comes back can never
+/// serve values older than ones written meanwhile elsewhere. After a failure the server is
+/// skipped, failing fast, for `retry_timeout`, then tried again: it recovers on its own.
+struct memcached_options {
+    /// The servers; port 0 means 11211. Default: 127.0.0.1:11211.
+    std::vector<endpoint> servers{{"127.0.0.1", 11211}};
+    /// Use memcached's binary protocol instead of the text protocol. Default: false. (The
+    /// binary protocol is deprecated by memcached 1.6 but still served.)
+    bool binary_protocol = false;
+    /// Worker threads, each with its own connection to every server. Default: 4.
+    std::size_t threads = 4;
+    /// Requests that may wait for a free worker; beyond it an operation fails at once with
+    /// `errc::backend_unavailable`. Default: 4096.
+    std::size_t max_queue = 4096;
+    /// Longest wait for a TCP connect (also capped by the operation's deadline). Default 1 s.
+    std::chrono::milliseconds connect_timeout{1000};
+    /// Longest wait for one socket read or write (libmemcached's poll timeout; also capped by
+    /// the operation's deadline). Default 1 s.
+    std::chrono::milliseconds io_timeout{1000};
+    /// How long a server that failed is skipped before it is tried again; whole seconds,
+    /// rounded up (libmemcached's retry timeout). Default 1 s.
+    std::chrono::milliseconds retry_timeout{1000};
+    /// Opt-in namespace generations, which make `clear(namespace)` work; they change the key
+    /// layout of namespaced keys (see `memcached_backend_traits`). Default: false, which keeps
+    /// Python aiocache's layout; `clear(namespace)` then fails with `errc::not_supported`.
+    bool namespace_generations = false;
+    /// The servers' item size limit in bytes (memcached `-I`). 0 (default): ask the servers
+    /// (`stats settings`, the smallest `item_size_max`) on first use, 1 MiB if none answers.
+    std::size_t item_size_max = 0;
+};
+
+/// Creates a memcached backend whose operations complete on the caller's executor (`ex` is
+/// used only for completions whose handler has no executor of its own).
+///
+/// **Keys.** `build_key(ns, key)` joins namespace and key with no separator and turns spaces
+/// into `_`, as Python aiocache 0.12's memcached cache does. A key that is still invalid for
+/// memcached (empty, longer than 250 bytes, or holding a control character, a space from a
+/// custom key builder, or DEL) fails with `errc::invalid_key`: keys are never truncated or
+/// hashed. Bytes 0x80-0xFF (UTF-8) are allowed, as aiomcache allows them.
+///
+/// **Namespace generations** (`namespace_generations = true`). A namespaced key is stored as
+/// `~:<len(ns)>:<ns>:<generation>:<key>`, where the generation is a decimal number kept under
+/// the key `~:g:<ns>` (created on first use from the current time in microseconds, so that a
+/// generation key lost to eviction never brings back an old generation). `clear(ns)` increments
+/// it, so the namespace's old keys are no longer reached and age out of memcached's LRU. Each
+/// operation on a namespaced key then costs one more round trip (reading the generation).
+/// Keys without a namespace are stored as they are, and keys starting with `~:` are reserved.
+///
+/// **Semantics.** See `memcached_backend_traits()` and the README: TTLs round up to whole
+/// seconds and become absolute Unix times beyond 30 days; `ttl(key)` is not supported;
+/// `increment` is memcached `incr` when that is exact and a gets/cas loop otherwise.
+auto make_memcached_backend(boost::asio::any_io_executor ex, memcached_options opts = {})
+    -> std::shared_ptr<backend>;
+
+/// The registry's factory for `memcached://h1:11211,h2:11211?binary=true&...`.
+///
+/// Parameters: `binary` (bool), `threads` or `pool_size` (count), `max_queue` (count),
+/// `connect_timeout`, `io_timeout`, `retry_timeout` (durations), `namespace_generations`
+/// (bool), `item_size_max` (size, e.g. `2m`). Any other parameter is an `errc::invalid_config`
+/// error. No endpoint means 127.0.0.1:11211.
+auto memcached_backend_from_config(boost::asio::any_io_executor ex, backend_config config)
+    -> std::shared_ptr<backend>;
+
+/// The expiration field memcached gets for `ttl` when the Unix time is `unix_now` seconds:
+/// 0 for `expiry::never()`; else the TTL rounded up to whole seconds, sent as is up to 30 days
+/// (2592000 s) and as the absolute Unix time `unix_now + seconds` beyond, because memcached reads
+/// larger values as absolute times. Errors: `errc::invalid_argument` when that absolute time does
+/// not fit memcached's 32-bit field (after January 2038).
+auto memcached_expiration(expiry ttl, std::int64_t unix_now) -> std::int64_t;
+
+}  // namespace asiocache::backends

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+// Memcached backend throughput and latency against raw synchronous libmemcached, in one run.
+//
+// 16-byte keys, 100-byte values, one local memcached (tests/support/local_server: 127.0.0.1,
+// a free port, `-t 2`). Baselines: one libmemcached handle on one connection, text and binary,
+// called in a loop on the benchmark thread. The backend runs `concurrency` coroutines on one
+// io_context (the benchmark thread) over its default pool of 4 workers. Each op's latency is
+// recorded; p50/p99 are reported as counters (microseconds), throughput as items_per_second.
+//
+//   memcached_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include "asiocache/backends/memcached.hpp"
+#include "local_server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <libmemcached/memcached.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+constexpr int key_count = 1000;
+constexpr int ops_per_iteration = 2048;  // per benchmark iteration, over all coroutines
+
+auto server() -> asiocache::test::local_server* {
+    static auto s = asiocache::test::local_server::memcached();
+    return s ? &*s : nullptr;
+}
+
+auto key_for(int i) -> std::string { return fmt::format("bench:key:{:06d}", i % key_count); }
+auto const value = std::string(100, 'v');
+
+// Per-op latencies, reported as p50/p99 counters in microseconds.
+class latencies {
+public:
+    latencies() { us_.reserve(1 << 20); }
+    void add(steady::duration d) {
+        us_.push_back(std::chrono::duration<double, std::micro>(d).count());
+    }
+    void report(benchmark::State& state) {
+        if (us_.empty()) {
+            return;
+        }
+        auto at = [&](double q) {
+            auto i = static_cast<std::size_t>(q * static_cast<double>(us_.size() - 1));
+            std::nth_element(us_.begin(), us_.begin() + static_cast<std::ptrdiff_t>(i), us_.end());
+            return us_[i];
+        };
+        state.counters["p50_us"] = at(0.50);
+        state.counters["p99_us"] = at(0.99);
+    }
+
+private:
+    std::vector<double> us_;
+};
+
+struct raw_handle {
+    explicit raw_handle(bool binary) : mc(memcached_create(nullptr)) {
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, binary ? 1 : 0);
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+        memcached_server_add(mc, server()->host().c_str(), server()->port());
+    }
+    raw_handle(raw_handle const&) = delete;
+    auto operator=(raw_handle const&) -> raw_handle& = delete;
+    ~raw_handle() { memcached_free(mc); }
+    memcached_st* mc;
+};
+
+void preload(memcached_st* mc) {
+    for (int i = 0; i < key_count; ++i) {
+        auto k = key_for(i);
+        memcached_set(mc, k.data(), k.size(), value.data(), value.size(), 0, 0);
+    }
+}
+
+// --- Baseline: synchronous libmemcached, one connection -----------------------------------------
+
+void raw_get(benchmark::State& state, bool binary) {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return;
+    }
+    raw_handle h(binary);
+    preload(h.mc);
+    latencies lat;
+    int i = 0;
+    for (auto _ : state) {
+        for (int n = 0; n < ops_per_iteration; ++n) {
+            auto k = key_for(i++);
+            auto t0 = steady::now();
+            std::size_t len = 0;
+            std::uint32_t flags = 0;
+            memcached_return_t rc{};
+            char* v = memcached_get(h.mc, k.data(), k.size(), &len, &flags, &rc);
+            lat.add(steady::now() - t0);
+            if (v == nullptr || len != value.size()) {
+                state.SkipWithError("raw get missed");
+            }
+            std::free(v);  // NOLINT: libmemcached mallocs
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * ops_per_iteration);
+    lat.report(state);
+}
+
+void raw_set(benchmark::State& state, bool binary) {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return;
+    }
+    raw_handle h(binary);
+    latencies lat;
+    int i = 0;
+    for (auto _ : state) {
+        for (int n = 0; n < ops_per_iteration; ++n) {
+            auto k = key_for(i++);
+            auto t0 = steady::now();
+            auto rc = memcached_set(h.mc, k.data(), k.size(), value.data(), value.size(), 0, 0);
+            lat.add(steady::now() - t0);
+            if (rc != MEMCACHED_SUCCESS) {
+                state.SkipWithError("raw set failed");
+            }
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * ops_per_iteration);
+    lat.report(state);
+}
+
+// --- The backend: `concurrency` coroutines on one io_context --------------------------------------
+
+struct backend_bench {
+    explicit backend_bench(bool binary) {
+        asiocache::backends::memcached_options o;
+        o.servers = {{server()->host(), server()->port()}};
+        o.binary_protocol = binary;
+        backend = asiocache::backends::make_memcached_backend(io.get_executor(), o);
+        raw_handle h(binary);
+        preload(h.mc);
+    }
+
+    // Runs `make(i)` awaitables from `concurrency` coroutines until `ops` are done.
+    template <class Op>
+    void drive(int concurrency, int ops, latencies& lat, Op op) {
+        int next = 0;
+        int running = concurrency;
+        std::exception_ptr failure;
+        auto worker = [&]() -> asiocache::task<void> {
+            while (next < ops) {
+                auto i = next++;
+                auto t0 = steady::now();
+                co_await op(i);
+                lat.add(steady::now() - t0);
+            }
+        };
+        for (int c = 0; c < concurrency; ++c) {
+            asio::co_spawn(io, worker(), [&](std::exception_ptr e) {
+                if (e) {
+                    failure = e;
+                }
+                --running;
+            });
+        }
+        io.restart();
+        io.run();
+        if (failure) {
+            std::rethrow_exception(failure);
+        }
+    }
+
+    asio::io_context io;
+    std::shared_ptr<asiocache::backend> backend;
+};
+
+void backend_get(benchmark::State& state, bool binary) {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return;
+    }
+    backend_bench b(binary);
+    auto concurrency = static_cast<int>(state.range(0));
+    latencies lat;
+    int base = 0;
+    for (auto _ : state) {
+        b.drive(concurrency, ops_per_iteration, lat, [&](int i) {
+            return b.backend->get(key_for(base + i), asiocache::deadline::after(5s));
+        });
+        base += ops_per_iteration;
+    }
+    state.SetItemsProcessed(state.iterations() * ops_per_iteration);
+    lat.report(state);
+}
+
+void backend_set(benchmark::State& state, bool binary) {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return;
+    }
+    backend_bench b(binary);
+    auto concurrency = static_cast<int>(state.range(0));
+    latencies lat;
+    int base = 0;
+    for (auto _ : state) {
+        b.drive(concurrency, ops_per_iteration, lat, [&](int i) {
+            return b.backend->set(key_for(base + i), value, {}, asiocache::deadline::after(5s));
+        });
+        base += ops_per_iteration;
+    }
+    state.SetItemsProcessed(state.iterations() * ops_per_iteration);
+    lat.report(state);
+}
+
+// --- multi_get of 100 keys in one round trip vs 100 single gets ------------------------------------
+
+auto hundred_keys(int round) -> std::vector<std::string> {
+    std::vector<std::string> keys;
+    for (int i = 0; i < 100; ++i) {
+        keys.push_back(key_for(round * 100 + i));
+    }
+    return keys;
+}
+
+void backend_multi_get_100(benchmark::State& state) {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return;
+    }
+    backend_bench b(false);
+    latencies lat;
+    int round = 0;
+    for (auto _ : state) {
+        b.drive(1, 20, lat, [&](int) {
+            return b.backend->multi_get(hundred_keys(round++), asiocache::deadline::after(5s));
+        });
+    }
+    state.SetItemsProcessed(state.iterations() * 20 * 100);  // keys
+    lat.report(state);
+}
+
+void backend_single_get_100(benchmark::State& state) {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return;
+    }
+    backend_bench b(false);
+    latencies lat;
+    int base = 0;
+    for (auto _ : state) {
+        b.drive(1, 20 * 100, lat, [&](int i) {
+            return b.backend->get(key_for(base + i), asiocache::deadline::after(5s));
+        });
+        base += 2000;
+    }
+    state.SetItemsProcessed(state.iterations() * 20 * 100);  // keys
+    lat.report(state);
+}
+
+void raw_mget_100(benchmark::State& state) {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return;
+    }
+    raw_handle h(false);
+    preload(h.mc);
+    latencies lat;
+    int round = 0;
+    for (auto _ : state) {
+        for (int n = 0; n < 20; ++n) {
+            auto keys = hundred_keys(round++);
+            std::vector<char const*> ptrs;
+            std::vector<std::size_t> lens;
+            for (auto const& k : keys) {
+                ptrs.push_back(k.data());
+                lens.push_back(k.size());
+            }
+            auto t0 = steady::now();
+            memcached_mget(h.mc, ptrs.data(), lens.data(), ptrs.size());
+            memcached_return_t rc{};
+            int hits = 0;
+            while (auto* r = memcached_fetch_result(h.mc, nullptr, &rc)) {
+                ++hits;
+                memcached_result_free(r);
+            }
+            lat.add(steady::now() - t0);
+            if (hits != 100) {
+                state.SkipWithError("raw mget missed");
+            }
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * 20 * 100);
+    lat.report(state);
+}
+
+BENCHMARK_CAPTURE(raw_get, text, false)->UseRealTime();
+BENCHMARK_CAPTURE(raw_get, binary, true)->UseRealTime();
+BENCHMARK_CAPTURE(backend_get, text, false)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK_CAPTURE(backend_get, binary, true)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK_CAPTURE(raw_set, text, false)->UseRealTime();
+BENCHMARK_CAPTURE(raw_set, binary, true)->UseRealTime();
+BENCHMARK_CAPTURE(backend_set, text, false)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK_CAPTURE(backend_set, binary, true)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK(raw_mget_100)->UseRealTime();
+BENCHMARK(backend_multi_get_100)->UseRealTime();
+BENCHMARK(backend_single_get_100)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
