@@ -128,16 +128,6 @@ struct cached_options {
 
 namespace detail {
 
-template <class T>
-struct task_value {
-    static constexpr bool is_task = false;
-};
-template <class T>
-struct task_value<task<T>> {
-    static constexpr bool is_task = true;
-    using type = T;
-};
-
 template <class Ret, class... A>
 struct signature {
     using result = Ret;

@@ -46,6 +46,17 @@ using cache_error_fn = std::function<void(boost::system::error_code, std::string
 
 namespace detail {
 
+/// `task<T>` -> `T`.
+template <class T>
+struct task_value {
+    static constexpr bool is_task = false;
+};
+template <class T>
+struct task_value<task<T>> {
+    static constexpr bool is_task = true;
+    using type = T;
+};
+
 /// Settings every memoized function has, whatever its signature.
 struct memo_settings {
     std::string key_prefix;
