@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// `cached`: memoization of an async function over any cache (aiocache's `@cached` and
+/// `@cached_stampede`).
+///
+/// @code
+/// // fetch_replies(std::shared_ptr<slack_client>, std::string channel, std::string ts)
+/// //     -> asiocache::task<replies>
+/// auto replies = asiocache::cached(cache, fetch_replies,
+///                                  {.key_prefix = "replies",
+///                                   .key_builder = asiocache::key_from_args<1, 2>(),
+///                                   .ttl = 60s});
+/// auto thread = co_await replies(client, channel, ts);  // "replies:<channel>:<ts>"
+/// @endcode
+///
+/// A call looks the key up; on a hit it returns the stored result. On a miss, concurrent
+/// callers of the same key share one call of the function (single-flight), and with
+/// `lease` set, so do callers in other processes sharing the backend. The result is stored
+/// with its TTL and returned to every caller. The function's exceptions reach every caller
+/// that shared the call and are never cached. If the cache fails, the call still returns the
+/// function's result (fail-open, on by default).
+
+#include "asiocache/cache.hpp"
+#include "asiocache/errors.hpp"
+#include "asiocache/key.hpp"
+#include "asiocache/lock.hpp"
+#include "asiocache/memo.hpp"
+#include "asiocache/single_flight.hpp"
+#include "asiocache/types.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace asiocache {
+
+namespace detail {
+
+/// The default key builder of `cached`: every argument, formatted with fmt (see key.hpp).
+/// Instantiated only when a memoized function uses it, so that a key builder of your own can
+/// leave out arguments fmt cannot format.
+template <class... Args>
+struct default_memo_key {
+    static_assert((key_formattable_v<Args> && ...),
+                  "asiocache::cached: the default key formats every argument with fmt, and at "
+                  "least one argument type cannot be formatted (or is a pointer, whose address "
+                  "is not a stable key). Specialize fmt::formatter for it, or set "
+                  "`.key_builder` to one that leaves it out, e.g. "
+                  "asiocache::key_from_args<1, 2>() or asiocache::noself().");
+    auto operator()(Args const&... args) const -> std::string { return format_key_args(args...); }
+};
+
+template <class T>
+inline constexpr bool is_optional_v = false;
+template <class T>
+inline constexpr bool is_optional_v<std::optional<T>> = true;
+
+/// The default test for a negative result: an empty `std::optional`, or an empty container
+/// or string. Anything else is never negative.
+template <class R>
+auto default_is_negative(R const& r) -> bool {
+    if constexpr (is_optional_v<R>) {
+        return !r.has_value();
+    } else if constexpr (requires { { r.empty() } -> std::convertible_to<bool>; }) {
+        return r.empty();
+    } else {
+        return false;
+    }
+}
+
+}  // namespace detail
+
+/// Options of a function memoized with `cached`, for a function returning `task<R>` and taking
+/// `Args...` (decayed). Built with designated initializers, in this order:
+/// `{.key_prefix = "replies", .key_builder = ..., .ttl = 60s, ...}`.
+template <class R, class... Args>
+struct cached_options {
+    /// The function's name or tag, the first part of every key: `<key_prefix>:<args>`. It is
+    /// what tells two memoized functions apart in a shared cache, so it is required
+    /// (`invalid_argument` otherwise). No default.
+    std::string key_prefix;
+    /// Builds the argument part of the key. Default: every argument formatted with fmt,
+    /// escaped and joined with `:` (stable across runs and processes, never an address);
+    /// unformattable argument types are a compile-time error. See `key_from_args`, `noself`.
+    std::function<std::string(Args const&...)> key_builder = detail::default_memo_key<Args...>{};
+    /// TTL of stored results. Default: none, which means the cache's default TTL.
+    std::optional<expiry> ttl;
+    /// Computes the TTL from the result; overrides `ttl` when set. Default: unset.
+    std::function<expiry(R const&)> ttl_for;
+    /// TTL of negative results (see `is_negative`), which are cached and served as hits like
+    /// any other. Default: none, which means the same TTL as other results.
+    std::optional<expiry> negative_ttl;
+    /// Which results are negative. Default: an empty `std::optional`, container or string.
+    std::function<bool(R const&)> is_negative;
+    /// Results for which this returns true are returned but not stored. Default: unset.
+    std::function<bool(R const&)> skip_cache;
+    /// Namespace of the keys, overriding the cache's. Default: the cache's.
+    std::optional<std::string> ns;
+    /// Timeout of each cache operation, overriding the cache's (default 5 s). With fail-open,
+    /// this bounds how long a slow cache can delay a call. Default: the cache's.
+    std::optional<std::chrono::milliseconds> cache_timeout;
+    /// Fail-open: when a cache operation fails or times out, count it, report it to plugins and
+    /// `on_cache_error`, and go on without the cache (call the function, return its result).
+    /// False propagates the cache's error to the caller. Default true.
+    bool fail_open = true;
+    /// Called for each cache failure that fail-open survives. Default: unset.
+    cache_error_fn on_cache_error;
+    /// Single-flight: concurrent callers of one key in this process share one call of the
+    /// function. Default true.
+    bool single_flight = true;
+    /// Distributed stampede protection: before calling the function, take a lease lock on the
+    /// key in the cache (`<key>\lease`), so that across processes one caller computes while
+    /// the others poll for the value with backoff. Needs `single_flight`. The waiters give up
+    /// with `errc::lock_not_acquired` after `lease->wait`. Default: off (`nullopt`).
+    std::optional<lease_options> lease;
+};
+
+namespace detail {
+
+template <class Ret, class... A>
+struct signature {
+    using result = Ret;
+    template <template <class...> class T, class... Front>
+    using apply = T<Front..., std::decay_t<A>...>;
+};
+
+template <class F>
+struct member_signature;
+template <class C, class Ret, class... A>
+struct member_signature<Ret (C::*)(A...) const> : signature<Ret, A...> {};
+template <class C, class Ret, class... A>
+struct member_signature<Ret (C::*)(A...) const noexcept> : signature<Ret, A...> {};
+template <class C, class Ret, class... A>
+struct member_signature<Ret (C::*)(A...) const&> : signature<Ret, A...> {};
+
+template <class F>
+concept has_call_operator = requires { &F::operator(); };
+
+/// The signature of a callable with one, const, call operator, or of a function pointer.
+template <class F>
+struct callable_signature {
+    static_assert(has_call_operator<F>,
+                  "asiocache::cached: the function must have one non-template signature "
+                  "(a function, a lambda with typed parameters, or std::function); wrap a "
+                  "generic lambda in one with explicit parameter types");
+    using type = member_signature<decltype(&F::operator())>;
+};
+template <class Ret, class... A>
+struct callable_signature<Ret (*)(A...)> {
+    using type = signature<Ret, A...>;
+};
+template <class Ret, class... A>
+struct callable_signature<Ret (*)(A...) noexcept> {
+    using type = signature<Ret, A...>;
+};
+
+template <class R, class Fn, class... Args>
+class memo_state;
+
+}  // namespace detail
+
+/// A memoized function, as returned by `cached`: callable like the function it wraps, and
+/// cheap to copy (copies share the cache, the counters and the calls in flight).
+///
+/// Safe to call from several threads at once, provided the wrapped function is.
+template <class R, class Fn, class... Args>
+class memoized {
+public:
+    using result_type = R;
+    using options_type = cached_options<R, Args...>;
+
+    memoized(cache c, Fn fn, options_type opts)
+        : state_(std::make_shared<detail::memo_state<R, Fn, Args...>>(std::move(c), std::move(fn),
+                                                                     std::move(opts))) {}
+
+    /// The function's result for `args`: from the cache, from a call already in flight, or
+    /// from a new call of the function (then stored).
+    /// *Errors*: what the function throws; cache errors only without fail-open;
+    /// `lock_not_acquired` when waiting for another process's lease timed out.
+    /// *Cancellation*: cancels this caller's wait only; the function's call goes on for the
+    /// others and its result is still stored.
+    auto operator()(Args... args) const -> task<R> {
+        return state_type::call(state_, memo_call{}, std::move(args)...);
+    }
+
+    /// A call with per-call switches, e.g. `{.cache_read = false}`.
+    auto call_with(memo_call how, Args... args) const -> task<R> {
+        return state_type::call(state_, how, std::move(args)...);
+    }
+
+    /// Calls the function again, whatever the cache holds, and stores the new result.
+    auto refresh(Args... args) const -> task<R> {
+        return state_type::call(state_, memo_call{.cache_read = false}, std::move(args)...);
+    }
+
+    /// Removes the stored result for `args`; true if there was one. Cache errors propagate.
+    auto invalidate(Args... args) const -> task<bool> {
+        return state_type::invalidate(state_, std::move(args)...);
+    }
+
+    /// The key a call with `args` uses, before the cache's namespace.
+    [[nodiscard]] auto key(Args const&... args) const -> std::string {
+        return state_->key_of(args...);
+    }
+
+    [[nodiscard]] auto stats() const noexcept -> memo_stats { return state_->stats(); }
+    /// How many keys have a call of the function in flight now.
+    [[nodiscard]] auto in_flight() const -> std::size_t { return state_->flights_.size(); }
+
+private:
+    using state_type = detail::memo_state<R, Fn, Args...>;
+    std::shared_ptr<state_type> state_;
+};
+
+namespace detail {
+
+template <class Fn>
+struct memo_types {
+    using sig = typename callable_signature<Fn>::type;
+    using ret = typename sig::result;
+    static_assert(task_value<ret>::is_task,
+                  "asiocache::cached: the function must return asiocache::task<R> "
+                  "(boost::asio::awaitable<R>)");
+    using value = typename task_value<ret>::type;
+    static_assert(!std::is_void_v<value>, "asiocache::cached: a task<void> has nothing to cache");
+    using options = typename sig::template apply<cached_options, value>;
+    using type = typename sig::template apply<memoized, value, Fn>;
+};
+
+/// Everything a memoized function owns; shared by its copies and by the calls in flight.
+template <class R, class Fn, class... Args>
+class memo_state : public memo_base {
+public:
+    using options_type = cached_options<R, Args...>;
+
+    memo_state(cache c, Fn fn, options_type opts)
+        : memo_base(c, settings_of(opts)), fn_(std::move(fn)), opts_(std::move(opts)) {
+        if (!opts_.key_builder) {
+            throw_error(errc::invalid_argument, "cached: key_builder is empty");
+        }
+        if (opts_.lease && !opts_.single_flight) {
+            throw_error(errc::invalid_argument, "cached: lease needs single_flight");
+        }
+        if (!opts_.is_negative) {
+            opts_.is_negative = [](R const& r) { return default_is_negative(r); };
+        }
+    }
+
+    auto key_of(Args const&... args) const -> std::string {
+        return full_key(opts_.key_builder(args...));
+    }
+
+    static auto call(std::shared_ptr<memo_state> self, memo_call how, Args... args) -> task<R> {
+        auto key = self->key_of(args...);
+        bool cache_ok = true;
+        if (how.cache_read) {
+            std::optional<R> hit;
+            std::exception_ptr error;
+            try {
+                hit = co_await self->cache_.template get<R>(key, self->call_);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            if (hit) {
+                bump(self->counters_.hits);
+                co_return std::move(*hit);
+            }
+            if (error) {
+                self->cache_failed(error, key);
+                cache_ok = false;
+            }
+        }
+        bump(self->counters_.misses);
+        // Only plain calls share flights: a refresh or a no-write call runs on its own.
+        if (how.cache_read && how.cache_write && self->opts_.single_flight) {
+            co_return co_await join(std::move(self), std::move(key), cache_ok, std::move(args)...);
+        }
+        bool write = how.cache_write && cache_ok;
+        co_return co_await self->compute(key, write, args...);
+    }
+
+    static auto invalidate(std::shared_ptr<memo_state> self, Args... args) -> task<bool> {
+        auto key = self->key_of(args...);
+        auto removed = co_await self->cache_.remove(std::move(key), self->call_);
+        co_return removed > 0;
+    }
+
+    flight_group<R> flights_;
+
+private:
+    static auto settings_of(options_type const& o) -> memo_settings {
+        if (o.key_prefix.empty()) {
+            throw_error(errc::invalid_argument, "cached: key_prefix must name the function");
+        }
+        return {o.key_prefix, o.ns, o.cache_timeout, o.fail_open, o.on_cache_error};
+    }
+
+    /// Joins the flight of `key`, starting it if there is none. The function runs in a
+    /// coroutine of its own, so that no caller's cancellation reaches it.
+    static auto join(std::shared_ptr<memo_state> self, std::string key, bool cache_ok,
+                     Args... args) -> task<R> {
+        auto joined = self->flights_.join(key);
+        auto f = std::move(joined.first);
+        if (joined.second) {
+            auto ex = co_await boost::asio::this_coro::executor;
+            auto work = lead(self, key, f, cache_ok, std::move(args)...);
+            boost::asio::co_spawn(ex, std::move(work), boost::asio::detached);
+        } else {
+            bump(self->counters_.shared);
+        }
+        auto value = co_await f->async_wait(boost::asio::use_awaitable);
+        co_return R(*value);
+    }
+
+    /// Runs the flight of `key` and completes it, with a value or the function's exception.
+    static auto lead(std::shared_ptr<memo_state> self, std::string key,
+                     std::shared_ptr<flight<R>> f, bool cache_ok, Args... args) -> task<void> {
+        std::shared_ptr<R const> value;
+        std::exception_ptr error;
+        try {
+            value = co_await self->produce(key, cache_ok, args...);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) {
+            self->flights_.fail(key, f, std::move(error));
+        } else {
+            self->flights_.complete(key, f, std::move(value));
+        }
+    }
+
+    /// Reads `key`; a cache failure gives `nullopt` under fail-open and clears `cache_ok`.
+    auto read(std::string const& key, bool& cache_ok) -> task<std::optional<R>> {
+        std::optional<R> hit;
+        std::exception_ptr error;
+        try {
+            hit = co_await cache_.template get<R>(key, call_);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) {
+            cache_failed(error, key);
+            cache_ok = false;
+        }
+        co_return hit;
+    }
+
+    /// The flight's work: a late look at the cache, then the function, under the lease if any.
+    auto produce(std::string const& key, bool cache_ok, Args&... args)
+        -> task<std::shared_ptr<R const>> {
+        if (cache_ok) {
+            // A flight that ended between this caller's miss and the start of this one has
+            // stored the value: look again rather than call the function twice.
+            auto late = co_await read(key, cache_ok);
+            if (late) {
+                co_return std::make_shared<R const>(std::move(*late));
+            }
+        }
+        if (cache_ok && opts_.lease) {
+            co_return co_await produce_leased(key, args...);
+        }
+        auto r = co_await compute(key, cache_ok, args...);
+        co_return std::make_shared<R const>(std::move(r));
+    }
+
+    /// DESIGN.md section 6: one holder of the lease computes; the others poll the value with
+    /// backoff until it lands, or until the lease is gone (released without a value, or
+    /// expired with its holder), when the next `add` decides who takes over. Never all at once.
+    auto produce_leased(std::string const& key, Args&... args) -> task<std::shared_ptr<R const>> {
+        auto const& lo = *opts_.lease;
+        std::string lock_key = key + "\\lease";
+        lease_lock lock(cache_, lock_key, lo, call_);
+        auto const until = clock::now() + lo.wait;
+        backoff pause(lo.poll_min, lo.poll_max);
+        bool cache_ok = true;
+        bool waited = false;
+        for (;;) {
+            bool mine = false;
+            std::exception_ptr error;
+            try {
+                mine = co_await lock.try_acquire();
+            } catch (...) {
+                error = std::current_exception();
+            }
+            if (error) {
+                cache_failed(error, lock_key);
+                break;  // the cache is failing: compute without it
+            }
+            if (mine) {
+                co_return co_await compute_leased(key, lock, args...);
+            }
+            if (!waited) {
+                waited = true;
+                bump(counters_.lease_waits);
+            }
+            // Until the value lands or the lease is gone.
+            for (;;) {
+                if (clock::now() >= until) {
+                    throw_error(errc::lock_not_acquired,
+                                "cached: '" + key + "' still being computed by another lease " +
+                                    "holder after " + std::to_string(lo.wait.count()) + " ms");
+                }
+                co_await pause.wait();
+                auto landed = co_await read(key, cache_ok);
+                if (landed) {
+                    co_return std::make_shared<R const>(std::move(*landed));
+                }
+                if (!cache_ok) {
+                    break;
+                }
+                bool held = true;
+                try {
+                    held = co_await cache_.exists(lock_key, call_);
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                if (error) {
+                    cache_failed(error, lock_key);
+                    cache_ok = false;
+                    break;
+                }
+                if (!held) {
+                    break;  // released or expired: try to take over
+                }
+            }
+            if (!cache_ok) {
+                break;
+            }
+        }
+        auto r = co_await compute(key, false, args...);
+        co_return std::make_shared<R const>(std::move(r));
+    }
+
+    /// Holding the lease: look once more (a holder may have stored and released just before we
+    /// took it), compute and store, then release on every path.
+    auto compute_leased(std::string const& key, lease_lock& lock, Args&... args)
+        -> task<std::shared_ptr<R const>> {
+        std::shared_ptr<R const> value;
+        std::exception_ptr error;
+        try {
+            bool cache_ok = true;
+            auto landed = co_await read(key, cache_ok);
+            if (landed) {
+                value = std::make_shared<R const>(std::move(*landed));
+            } else {
+                auto r = co_await compute(key, cache_ok, args...);
+                value = std::make_shared<R const>(std::move(r));
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        std::exception_ptr release_error;
+        try {
+            co_await lock.release();
+        } catch (...) {
+            release_error = std::current_exception();
+        }
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        if (release_error) {
+            cache_failed(release_error, lock.key());  // the lease expires on its own
+        }
+        co_return value;
+    }
+
+    /// Calls the function, then stores its result when `write` and the options allow.
+    auto compute(std::string const& key, bool write, Args&... args) -> task<R> {
+        bump(counters_.upstream_calls);
+        R r = co_await std::invoke(fn_, args...);
+        if (write) {
+            co_await store(key, r);
+        }
+        co_return r;
+    }
+
+    auto store(std::string const& key, R const& r) -> task<void> {
+        if (opts_.skip_cache && opts_.skip_cache(r)) {
+            co_return;
+        }
+        std::optional<expiry> ttl = opts_.ttl;
+        if (opts_.negative_ttl && opts_.is_negative(r)) {
+            ttl = opts_.negative_ttl;
+        } else if (opts_.ttl_for) {
+            ttl = opts_.ttl_for(r);
+        }
+        std::exception_ptr error;
+        try {
+            co_await cache_.set(key, r, ttl, call_);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) {
+            cache_failed(error, key);
+        }
+    }
+
+    Fn const fn_;
+    options_type opts_;
+};
+
+}  // namespace detail
+
+/**
+ * Memoizes `fn`, an async function returning `task<R>`, over `c`: see the file comment and
+ * `cached_options`. The result has `fn`'s signature (parameters decayed and taken by value).
+ *
+ * `fn` must have one non-template signature and be callable concurrently through a const
+ * reference. `R` must be serializable by the cache's serializer (for the JSON serializer:
+ * `to_json`/`from_json`; a `std::optional<T>` result stores an empty optional as JSON null,
+ * a hit distinct from a miss).
+ *
+ * *Errors* at construction: `invalid_argument` for an empty `key_prefix` or `key_builder`, or
+ * `lease` without `single_flight`.
+ */
+template <class Fn>
+auto cached(cache c, Fn fn, typename detail::memo_types<Fn>::options opts = {}) ->
+    typename detail::memo_types<Fn>::type {
+    return {std::move(c), std::move(fn), std::move(opts)};
+}
+
+}  // namespace asiocache

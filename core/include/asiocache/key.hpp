@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// Keys for memoized functions: the default key (a tag plus every argument, formatted with fmt)
+/// and the key builders that pick the arguments that matter.
+///
+/// A memoized call's key is `<key_prefix>:<part>`, and the cache then joins its namespace as for
+/// any other key. The part is built from the arguments: each one is formatted with fmt, its `\`
+/// and `:` are escaped with a `\`, and the escaped arguments are joined with `:`. So
+/// `("a:b", "c")` gives `a\:b:c` and `("a", "b:c")` gives `a:b\:c`: two argument lists of one
+/// function never share a key, and the key is the same in every run and every process (it never
+/// holds an address). Types fmt cannot format are rejected at compile time: give them a
+/// `fmt::formatter`, or a key builder that leaves them out (`key_from_args`, `noself`).
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace asiocache {
+
+namespace detail {
+
+/// True for the types the default key may format: what fmt can format, except pointers other
+/// than C strings (fmt prints `void*` as an address, which is different in every process).
+template <class T>
+inline constexpr bool key_formattable_v =
+    fmt::is_formattable<T>::value &&
+    (!std::is_pointer_v<T> || std::is_same_v<std::remove_cv_t<std::remove_pointer_t<T>>, char>);
+
+/// Appends `text` with `\` and `:` escaped by a `\`, so that `:` stays a separator.
+inline void append_escaped(std::string& out, std::string_view text) {
+    for (char ch : text) {
+        if (ch == '\\' || ch == ':') {
+            out.push_back('\\');
+        }
+        out.push_back(ch);
+    }
+}
+
+/// Appends one argument to a key: formatted with fmt, then escaped.
+template <class T>
+void append_key_arg(std::string& out, T const& arg) {
+    static_assert(key_formattable_v<T>,
+                  "asiocache: the default key formats every argument with fmt, and this argument "
+                  "type cannot be formatted (or is a pointer, whose address is not a stable key). "
+                  "Specialize fmt::formatter for it, or give the memoized function a key_builder "
+                  "that leaves it out, e.g. asiocache::key_from_args<1, 2>() or "
+                  "asiocache::noself().");
+    if constexpr (std::is_convertible_v<T const&, std::string_view>) {
+        append_escaped(out, std::string_view(arg));
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                         !std::is_same_v<T, char>) {
+        // Digits and '-' never need escaping: format straight into the key.
+        fmt::format_to(std::back_inserter(out), "{}", arg);
+    } else {
+        fmt::memory_buffer buf;
+        fmt::format_to(std::back_inserter(buf), "{}", arg);
+        append_escaped(out, std::string_view(buf.data(), buf.size()));
+    }
+}
+
+/// Appends the escaped arguments joined with `:`.
+template <class... Ts>
+void append_key_args(std::string& out, Ts const&... args) {
+    [[maybe_unused]] bool first = true;
+    [[maybe_unused]] auto one = [&](auto const& a) {
+        if (!first) {
+            out.push_back(':');
+        }
+        first = false;
+        append_key_arg(out, a);
+    };
+    (one(args), ...);
+}
+
+}  // namespace detail
+
+/// Formats `args` as the key part of a memoized call: each argument formatted with fmt, `\` and
+/// `:` escaped, joined with `:`. Useful in key builders of your own.
+template <class... Ts>
+auto format_key_args(Ts const&... args) -> std::string {
+    std::string out;
+    detail::append_key_args(out, args...);
+    return out;
+}
+
+/// The default key builder: every argument (see the file comment).
+struct all_args_key {
+    template <class... Ts>
+    auto operator()(Ts const&... args) const -> std::string {
+        return format_key_args(args...);
+    }
+};
+
+/// A key builder that uses only the arguments at the given 0-based positions, in that order:
+/// `key_from_args<1, 2>()` keys `fetch(client, channel, ts)` on `channel` and `ts`, so that
+/// callers with different client objects share cache entries.
+template <std::size_t... I>
+struct key_from_args_t {
+    template <class... Ts>
+    auto operator()(Ts const&... args) const -> std::string {
+        static_assert(((I < sizeof...(Ts)) && ...),
+                      "asiocache::key_from_args: an argument position is past the last argument "
+                      "(positions are 0-based)");
+        auto refs = std::forward_as_tuple(args...);
+        return format_key_args(std::get<I>(refs)...);
+    }
+};
+
+/// See `key_from_args_t`.
+template <std::size_t... I>
+constexpr auto key_from_args() noexcept -> key_from_args_t<I...> {
+    return {};
+}
+
+/// A key builder that leaves out the first argument (aiocache's `noself`): for functions whose
+/// first parameter is the object they are called on, or a client handle that differs per call.
+struct noself_key {
+    template <class First, class... Ts>
+    auto operator()(First const& /*self*/, Ts const&... args) const -> std::string {
+        return format_key_args(args...);
+    }
+};
+
+/// See `noself_key`.
+constexpr auto noself() noexcept -> noself_key { return {}; }
+
+}  // namespace asiocache

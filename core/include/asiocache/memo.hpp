@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// What `cached` and `multi_cached` share: per-call switches, statistics, and the fail-open
+/// policy that decides which cache failures a memoized call survives.
+
+#include "asiocache/cache.hpp"
+
+#include <boost/system/error_code.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace asiocache {
+
+/// Per-call switches of a memoized function: `memo.call_with({.cache_read = false}, args...)`.
+struct memo_call {
+    /// Look the result up in the cache first. Default true. False always calls the function:
+    /// a refresh.
+    bool cache_read = true;
+    /// Store the function's result in the cache. Default true.
+    bool cache_write = true;
+    // Only calls with both switches on share a call in flight (single-flight, lease); the
+    // others run the function on their own.
+};
+
+/// Counters of a memoized function, since it was created (relaxed reads of atomic counters).
+struct memo_stats {
+    std::uint64_t hits = 0;            ///< Results served from the cache (keys, for multi).
+    std::uint64_t misses = 0;          ///< Results not found in the cache (keys, for multi).
+    std::uint64_t upstream_calls = 0;  ///< Times the wrapped function ran.
+    std::uint64_t shared = 0;          ///< Calls that joined a computation already in flight.
+    std::uint64_t lease_waits = 0;     ///< Computations that waited for another holder's lease.
+    std::uint64_t cache_errors = 0;    ///< Cache operations that failed (fail-open or not).
+};
+
+/// Called for every cache failure a memoized call survives (fail-open): the error and the key.
+/// Runs inline on the caller's thread; it must be cheap and must not throw.
+using cache_error_fn = std::function<void(boost::system::error_code, std::string_view key)>;
+
+namespace detail {
+
+/// `task<T>` -> `T`.
+template <class T>
+struct task_value {
+    static constexpr bool is_task = false;
+};
+template <class T>
+struct task_value<task<T>> {
+    static constexpr bool is_task = true;
+    using type = T;
+};
+
+/// Settings every memoized function has, whatever its signature.
+struct memo_settings {
+    std::string key_prefix;
+    std::optional<std::string> ns;
+    std::optional<std::chrono::milliseconds> cache_timeout;
+    bool fail_open = true;
+    cache_error_fn on_cache_error;
+};
+
+/// The untyped part of a memoized function: its cache, key prefix, counters and fail-open
+/// policy. Shared by every copy of the memoized function, and safe to use from several threads.
+class memo_base {
+public:
+    memo_base(cache c, memo_settings s);
+
+    /// `<key_prefix>:<part>`, or `part` alone when there is no prefix.
+    [[nodiscard]] auto full_key(std::string_view part) const -> std::string;
+
+    /// Handles an exception thrown by a cache operation on `key`. Rethrows it unless fail-open
+    /// lets the call go on: then counts it, reports it to `on_cache_error`, and returns.
+    ///
+    /// Never swallowed: anything but `system_error`, a cancellation of the caller
+    /// (`operation_aborted`), and configuration errors (`not_supported`, `invalid_argument`).
+    void cache_failed(std::exception_ptr const& error, std::string_view key);
+
+    [[nodiscard]] auto stats() const noexcept -> memo_stats;
+
+    cache cache_;
+    call_options call_;
+
+    struct counters {
+        std::atomic<std::uint64_t> hits{0};
+        std::atomic<std::uint64_t> misses{0};
+        std::atomic<std::uint64_t> upstream_calls{0};
+        std::atomic<std::uint64_t> shared{0};
+        std::atomic<std::uint64_t> lease_waits{0};
+        std::atomic<std::uint64_t> cache_errors{0};
+    };
+    counters counters_;
+
+    static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+        c.fetch_add(n, std::memory_order_relaxed);
+    }
+
+private:
+    std::string prefix_;
+    bool fail_open_;
+    cache_error_fn on_cache_error_;
+};
+
+}  // namespace detail
+}  // namespace asiocache

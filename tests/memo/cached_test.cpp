@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+// `cached`: keys, TTLs, per-call switches, negative results, invalidate/refresh, fail-open.
+#include "memo_support.hpp"
+#include "scripted_backend.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using asiocache::cache;
+using asiocache::cached;
+using asiocache::errc;
+using asiocache::op;
+using asiocache::task;
+using asiocache::test::make_fetch;
+using asiocache::test::run;
+using asiocache::test::run_error;
+using asiocache::test::scripted_backend;
+using asiocache::test::upstream_state;
+
+struct client {
+    int id = 0;  // differs per call; never part of the key
+};
+
+class cached_test : public ::testing::Test {
+protected:
+    boost::asio::io_context io_;
+    std::shared_ptr<scripted_backend> backend_ = std::make_shared<scripted_backend>();
+    cache cache_{backend_, {.ns = "t"}};
+    std::shared_ptr<upstream_state> up_ = std::make_shared<upstream_state>();
+};
+
+// ----- keys
+
+TEST(memo_key_test, default_key_is_prefix_and_every_argument) {
+    EXPECT_EQ(asiocache::format_key_args(std::string("C1"), 42, std::string("1700.5")),
+              "C1:42:1700.5");
+    EXPECT_EQ(asiocache::format_key_args(), "");
+}
+
+TEST(memo_key_test, separators_inside_arguments_never_collide) {
+    auto a = asiocache::format_key_args(std::string("a:b"), std::string("c"));
+    auto b = asiocache::format_key_args(std::string("a"), std::string("b:c"));
+    EXPECT_NE(a, b);
+    EXPECT_EQ(a, "a\\:b:c");
+    EXPECT_EQ(b, "a:b\\:c");
+    // An escape character cannot be used to forge a separator either.
+    auto c = asiocache::format_key_args(std::string("a\\"), std::string("b"));
+    auto d = asiocache::format_key_args(std::string("a\\:b"));
+    EXPECT_NE(c, d);
+}
+
+TEST(memo_key_test, ranges_and_characters_are_formatted_and_escaped) {
+    EXPECT_EQ(asiocache::format_key_args(std::vector<int>{1, 2}, ':'), "[1, 2]:\\:");
+}
+
+TEST(memo_key_test, key_from_args_picks_positions_in_order) {
+    auto k = asiocache::key_from_args<2, 1>();
+    EXPECT_EQ(k(client{}, std::string("C1"), std::string("ts")), "ts:C1");
+}
+
+TEST(memo_key_test, noself_leaves_out_the_first_argument) {
+    auto k = asiocache::noself();
+    EXPECT_EQ(k(client{7}, std::string("C1"), 3), "C1:3");
+}
+
+TEST_F(cached_test, key_is_prefix_then_arguments_then_namespaced_by_the_cache) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "replies", .ttl = 60s});
+    EXPECT_EQ(memo.key("C1", "17.1"), "replies:C1:17.1");
+    run(io_, memo("C1", "17.1"));
+    EXPECT_EQ(backend_->last_key(), "t:replies:C1:17.1");
+}
+
+TEST_F(cached_test, key_builder_leaves_out_the_client) {
+    auto fetch = [up = up_](std::shared_ptr<client> c, std::string ch,
+                            std::string ts) -> task<std::string> {
+        ++up->calls;
+        co_return ch + ts + std::to_string(c->id);
+    };
+    // shared_ptr<client> has no fmt::formatter: without the key builder this does not compile.
+    auto memo = cached(cache_, fetch,
+                       {.key_prefix = "replies", .key_builder = asiocache::key_from_args<1, 2>()});
+    auto a = run(io_, memo(std::make_shared<client>(client{1}), "C1", "ts"));
+    auto b = run(io_, memo(std::make_shared<client>(client{2}), "C1", "ts"));
+    EXPECT_EQ(a, "C1ts1");
+    EXPECT_EQ(b, "C1ts1");  // served from the cache, whatever the client
+    EXPECT_EQ(up_->calls, 1);
+    EXPECT_EQ(memo.key(nullptr, "C1", "ts"), "replies:C1:ts");
+}
+
+TEST_F(cached_test, empty_key_prefix_is_rejected) {
+    try {
+        auto memo = cached(cache_, make_fetch(up_), {.ttl = 1s});
+        ADD_FAILURE() << "constructed";
+    } catch (boost::system::system_error const& e) {
+        EXPECT_EQ(e.code(), errc::invalid_argument);
+    }
+}
+
+// ----- hits, TTLs, switches
+
+TEST_F(cached_test, second_call_is_served_from_the_cache) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
+    auto a = run(io_, memo("C1", "1"));
+    auto b = run(io_, memo("C1", "1"));
+    auto c = run(io_, memo("C2", "1"));
+    EXPECT_EQ(a, "C1/1#1");
+    EXPECT_EQ(b, a);
+    EXPECT_EQ(c, "C2/1#2");
+    EXPECT_EQ(up_->calls, 2);
+    auto s = memo.stats();
+    EXPECT_EQ(s.hits, 1U);
+    EXPECT_EQ(s.misses, 2U);
+    EXPECT_EQ(s.upstream_calls, 2U);
+    EXPECT_EQ(backend_->last_ttl().duration(), 60s);
+}
+
+TEST_F(cached_test, no_ttl_means_the_cache_default) {
+    cache c{backend_, {.ttl = 30s}};
+    auto memo = cached(c, make_fetch(up_), {.key_prefix = "r"});
+    run(io_, memo("C1", "1"));
+    EXPECT_EQ(backend_->last_ttl().duration(), 30s);
+}
+
+TEST_F(cached_test, ttl_can_be_computed_from_the_result) {
+    auto memo = cached(cache_, make_fetch(up_),
+                       {.key_prefix = "r", .ttl = 60s, .ttl_for = [](std::string const& v) {
+                            return asiocache::expiry(std::chrono::seconds(v.size()));
+                        }});
+    run(io_, memo("C1", "1"));  // "C1/1#1"
+    EXPECT_EQ(backend_->last_ttl().duration(), 6s);
+}
+
+TEST_F(cached_test, skip_cache_returns_without_storing) {
+    auto memo = cached(cache_, make_fetch(up_),
+                       {.key_prefix = "r", .skip_cache = [](std::string const& v) {
+                            return v.starts_with("C1");
+                        }});
+    run(io_, memo("C1", "1"));
+    run(io_, memo("C1", "1"));
+    EXPECT_EQ(up_->calls, 2);
+    EXPECT_EQ(backend_->calls(op::set), 0);
+    run(io_, memo("C2", "1"));
+    EXPECT_EQ(backend_->calls(op::set), 1);
+}
+
+TEST_F(cached_test, cache_read_false_calls_again_and_stores) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    run(io_, memo("C1", "1"));
+    auto fresh = run(io_, memo.call_with({.cache_read = false}, "C1", "1"));
+    EXPECT_EQ(fresh, "C1/1#2");
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+    EXPECT_EQ(up_->calls, 2);
+}
+
+TEST_F(cached_test, cache_write_false_does_not_store) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    run(io_, memo.call_with({.cache_write = false}, "C1", "1"));
+    EXPECT_EQ(backend_->calls(op::set), 0);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+}
+
+TEST_F(cached_test, refresh_replaces_and_invalidate_removes) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    run(io_, memo("C1", "1"));
+    EXPECT_EQ(run(io_, memo.refresh("C1", "1")), "C1/1#2");
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+    EXPECT_TRUE(run(io_, memo.invalidate("C1", "1")));
+    EXPECT_FALSE(run(io_, memo.invalidate("C1", "1")));
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#3");
+}
+
+TEST_F(cached_test, exceptions_are_returned_and_never_cached) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    up_->fail = true;
+    EXPECT_THROW(run(io_, memo("C1", "1")), std::runtime_error);
+    EXPECT_EQ(backend_->calls(op::set), 0);
+    up_->fail = false;
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+}
+
+// ----- negative results
+
+TEST_F(cached_test, empty_optional_is_cached_and_served_as_a_hit) {
+    auto lookup = [up = up_](int id) -> task<std::optional<std::string>> {
+        ++up->calls;
+        if (id == 0) {
+            co_return std::nullopt;
+        }
+        co_return "user" + std::to_string(id);
+    };
+    auto memo = cached(cache_, lookup, {.key_prefix = "user", .ttl = 60s, .negative_ttl = 5s});
+    EXPECT_EQ(run(io_, memo(0)), std::nullopt);
+    EXPECT_EQ(backend_->last_ttl().duration(), 5s);
+    EXPECT_EQ(backend_->stored("t:user:0"), "null");
+    EXPECT_EQ(run(io_, memo(0)), std::nullopt);
+    EXPECT_EQ(up_->calls, 1);
+    EXPECT_EQ(memo.stats().hits, 1U);
+    EXPECT_EQ(run(io_, memo(3)), "user3");
+    EXPECT_EQ(backend_->last_ttl().duration(), 60s);
+}
+
+TEST_F(cached_test, custom_negative_test_picks_its_ttl) {
+    auto count = [up = up_](int n) -> task<int> {
+        ++up->calls;
+        co_return n;
+    };
+    auto memo = cached(cache_, count,
+                       {.key_prefix = "n", .ttl = 60s, .negative_ttl = 1s,
+                        .is_negative = [](int const& v) { return v < 0; }});
+    run(io_, memo(-1));
+    EXPECT_EQ(backend_->last_ttl().duration(), 1s);
+    run(io_, memo(0));
+    EXPECT_EQ(backend_->last_ttl().duration(), 60s);
+}
+
+// ----- fail-open
+
+struct error_plugin final : asiocache::plugin {
+    void after(asiocache::op_result const& r) noexcept override {
+        if (r.error) {
+            ++errors;
+            last = r.error;
+        }
+    }
+    std::atomic<int> errors{0};
+    boost::system::error_code last;
+};
+
+TEST_F(cached_test, failing_cache_still_returns_the_result_and_counts_it) {
+    auto& plugin = cache_.add_plugin<error_plugin>();
+    std::vector<boost::system::error_code> seen;
+    auto memo = cached(cache_, make_fetch(up_),
+                       {.key_prefix = "r",
+                        .on_cache_error = [&](boost::system::error_code ec, std::string_view key) {
+                            seen.push_back(ec);
+                            EXPECT_EQ(key, "r:C1:1");
+                        }});
+    backend_->fail_next(op::get, errc::backend_unavailable);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    EXPECT_EQ(memo.stats().cache_errors, 1U);
+    EXPECT_EQ(plugin.errors, 1);
+    EXPECT_EQ(plugin.last, errc::backend_unavailable);
+    ASSERT_EQ(seen.size(), 1U);
+    EXPECT_EQ(seen[0], errc::backend_unavailable);
+    // After a failed read the call does not write: the cache is known to be failing.
+    EXPECT_EQ(backend_->calls(op::set), 0);
+
+    backend_->fail_next(op::set, errc::backend_unavailable);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+    EXPECT_EQ(memo.stats().cache_errors, 2U);
+}
+
+TEST_F(cached_test, timed_out_cache_still_returns_the_result) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .cache_timeout = 20ms});
+    backend_->stall_next(op::get);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    EXPECT_EQ(memo.stats().cache_errors, 1U);
+}
+
+TEST_F(cached_test, fail_open_false_propagates_the_cache_error) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .fail_open = false});
+    backend_->fail_next(op::get, errc::backend_unavailable);
+    EXPECT_EQ(run_error(io_, memo("C1", "1")), errc::backend_unavailable);
+    EXPECT_EQ(up_->calls, 0);
+    backend_->fail_next(op::set, errc::timeout);
+    EXPECT_EQ(run_error(io_, memo("C1", "1")), errc::timeout);
+    EXPECT_EQ(memo.stats().cache_errors, 2U);
+}
+
+TEST_F(cached_test, corrupt_stored_value_is_recomputed_under_fail_open) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    backend_->put("t:r:C1:1", "{not json");
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    EXPECT_EQ(memo.stats().cache_errors, 1U);
+}
+
+TEST_F(cached_test, fail_open_without_single_flight_behaves_the_same) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .single_flight = false});
+    backend_->fail_next(op::get, errc::backend_unavailable);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");  // the failed read skipped the write
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+}
+
+}  // namespace

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+// Single-flight: the wait primitive, and `cached` collapsing concurrent callers of one key,
+// on one thread and on a multi-threaded io_context (run under TSan in CI).
+#include "memo_support.hpp"
+#include "scripted_backend.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using asiocache::cache;
+using asiocache::cached;
+using asiocache::flight;
+using asiocache::task;
+using asiocache::test::code_of;
+using asiocache::test::make_fetch;
+using asiocache::test::run;
+using asiocache::test::scripted_backend;
+using asiocache::test::spawn_callers;
+using asiocache::test::upstream_state;
+namespace asio = boost::asio;
+
+auto wait_on(std::shared_ptr<flight<int>> f) -> task<int> {
+    auto v = co_await f->async_wait(asio::use_awaitable);
+    co_return *v;
+}
+
+/// Runs `io` until `done()` or a 10 s limit.
+template <class Done>
+void run_until(asio::io_context& io, Done done) {
+    auto const end = std::chrono::steady_clock::now() + 10s;
+    io.restart();
+    while (!done() && std::chrono::steady_clock::now() < end) {
+        io.run_one_for(10ms);
+    }
+    ASSERT_TRUE(done()) << "callers did not finish in time";
+}
+
+template <class T>
+auto all_done(std::shared_ptr<std::vector<asiocache::test::outcome<T>>> const& out) {
+    return [out] {
+        for (auto const& o : *out) {
+            if (!o.done) {
+                return false;
+            }
+        }
+        return true;
+    };
+}
+
+// ----- the wait primitive
+
+TEST(flight_test, waiters_before_and_after_completion_get_the_value) {
+    asio::io_context io;
+    auto f = std::make_shared<flight<int>>();
+    auto early = spawn_callers<int>(io.get_executor(), 3, [&](int) { return wait_on(f); });
+    io.poll();
+    EXPECT_EQ(f->waiting(), 3U);
+    f->complete(std::make_shared<int const>(7));
+    auto late = spawn_callers<int>(io.get_executor(), 2, [&](int) { return wait_on(f); });
+    run_until(io, all_done(late));
+    run_until(io, all_done(early));
+    for (auto const& o : *early) {
+        EXPECT_EQ(o.value, 7);
+    }
+    for (auto const& o : *late) {
+        EXPECT_EQ(o.value, 7);
+    }
+    f->fail(std::make_exception_ptr(std::runtime_error("ignored: already complete")));
+    EXPECT_TRUE(f->done());
+}
+
+TEST(flight_test, failure_reaches_every_waiter) {
+    asio::io_context io;
+    auto f = std::make_shared<flight<int>>();
+    auto out = spawn_callers<int>(io.get_executor(), 4, [&](int) { return wait_on(f); });
+    io.poll();
+    f->fail(std::make_exception_ptr(std::runtime_error("boom")));
+    run_until(io, all_done(out));
+    for (auto const& o : *out) {
+        ASSERT_TRUE(o.error);
+        EXPECT_THROW(std::rethrow_exception(o.error), std::runtime_error);
+    }
+}
+
+TEST(flight_test, cancelling_one_waiter_leaves_the_others_waiting) {
+    asio::io_context io;
+    auto f = std::make_shared<flight<int>>();
+    asio::cancellation_signal signal;
+    std::exception_ptr cancelled_error;
+    bool cancelled_done = false;
+    asio::co_spawn(io, wait_on(f),
+                   asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, int) {
+                       cancelled_error = e;
+                       cancelled_done = true;
+                   }));
+    auto others = spawn_callers<int>(io.get_executor(), 2, [&](int) { return wait_on(f); });
+    io.poll();
+    EXPECT_EQ(f->waiting(), 3U);
+    signal.emit(asio::cancellation_type::terminal);
+    run_until(io, [&] { return cancelled_done; });
+    EXPECT_EQ(code_of(cancelled_error), asio::error::operation_aborted);
+    EXPECT_EQ(f->waiting(), 2U);
+    f->complete(std::make_shared<int const>(1));
+    run_until(io, all_done(others));
+    for (auto const& o : *others) {
+        EXPECT_EQ(o.value, 1);
+    }
+}
+
+TEST(flight_test, waiter_resumes_on_its_own_executor) {
+    asio::io_context a;
+    asio::io_context b;
+    auto guard_a = asio::make_work_guard(a);
+    auto guard_b = asio::make_work_guard(b);
+    std::thread ta([&] { a.run(); });
+    std::thread tb([&] { b.run(); });
+    auto f = std::make_shared<flight<int>>();
+    std::promise<std::thread::id> resumed_on;
+    asio::co_spawn(
+        b,
+        [f]() -> task<std::thread::id> {
+            co_await f->async_wait(asio::use_awaitable);
+            co_return std::this_thread::get_id();
+        },
+        [&](std::exception_ptr, std::thread::id id) { resumed_on.set_value(id); });
+    // Completed from a's thread; the waiter must still resume on b's.
+    while (f->waiting() == 0) {
+        std::this_thread::sleep_for(1ms);
+    }
+    asio::post(a, [f] { f->complete(std::make_shared<int const>(1)); });
+    auto id = resumed_on.get_future().get();
+    EXPECT_EQ(id, tb.get_id());
+    guard_a.reset();
+    guard_b.reset();
+    ta.join();
+    tb.join();
+}
+
+// ----- cached, one thread
+
+class single_flight_test : public ::testing::Test {
+protected:
+    void SetUp() override { up_->delay = 20ms; }
+    asio::io_context io_;
+    std::shared_ptr<scripted_backend> backend_ = std::make_shared<scripted_backend>();
+    cache cache_{backend_, {.ns = "t"}};
+    std::shared_ptr<upstream_state> up_ = std::make_shared<upstream_state>();
+};
+
+TEST_F(single_flight_test, hundred_concurrent_callers_make_one_upstream_call) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
+    auto out = spawn_callers<std::string>(io_.get_executor(), 100,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, all_done(out));
+    EXPECT_EQ(up_->calls, 1);
+    for (auto const& o : *out) {
+        EXPECT_EQ(o.value, "C1/1#1");
+    }
+    auto s = memo.stats();
+    EXPECT_EQ(s.upstream_calls, 1U);
+    EXPECT_EQ(s.shared, 99U);
+    EXPECT_EQ(memo.in_flight(), 0U);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+}
+
+TEST_F(single_flight_test, distinct_keys_do_not_share) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    auto out = spawn_callers<std::string>(io_.get_executor(), 100, [&](int i) {
+        return memo("C" + std::to_string(i % 5), "1");
+    });
+    run_until(io_, all_done(out));
+    EXPECT_EQ(up_->calls, 5);
+}
+
+TEST_F(single_flight_test, exception_reaches_every_caller_and_is_not_cached) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    up_->fail = true;
+    auto out = spawn_callers<std::string>(io_.get_executor(), 100,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, all_done(out));
+    EXPECT_EQ(up_->calls, 1);
+    for (auto const& o : *out) {
+        ASSERT_TRUE(o.error);
+        EXPECT_THROW(std::rethrow_exception(o.error), std::runtime_error);
+    }
+    up_->fail = false;
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+}
+
+TEST_F(single_flight_test, cancelling_one_caller_cancels_neither_the_others_nor_the_call) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    asio::cancellation_signal signal;
+    std::exception_ptr first_error;
+    bool first_done = false;
+    // The first caller starts the upstream call; it is the one cancelled.
+    asio::co_spawn(io_, memo("C1", "1"),
+                   asio::bind_cancellation_slot(signal.slot(),
+                                                [&](std::exception_ptr e, std::string) {
+                                                    first_error = e;
+                                                    first_done = true;
+                                                }));
+    auto others = spawn_callers<std::string>(io_.get_executor(), 10,
+                                             [&](int) { return memo("C1", "1"); });
+    asio::steady_timer t(io_, 5ms);
+    t.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::all); });
+    run_until(io_, all_done(others));
+    ASSERT_TRUE(first_done);
+    EXPECT_EQ(code_of(first_error), asio::error::operation_aborted);
+    for (auto const& o : *others) {
+        EXPECT_EQ(o.value, "C1/1#1");
+    }
+    EXPECT_EQ(up_->calls, 1);
+}
+
+TEST_F(single_flight_test, call_goes_on_and_stores_when_every_caller_is_cancelled) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    asio::cancellation_signal signal;
+    bool done = false;
+    asio::co_spawn(io_, memo("C1", "1"),
+                   asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e,
+                                                                   std::string) {
+                       EXPECT_EQ(code_of(e), asio::error::operation_aborted);
+                       done = true;
+                   }));
+    io_.poll();
+    signal.emit(asio::cancellation_type::terminal);
+    run_until(io_, [&] { return done && memo.in_flight() == 0; });
+    EXPECT_TRUE(backend_->stored("t:r:C1:1").has_value());
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    EXPECT_EQ(up_->calls, 1);
+}
+
+TEST_F(single_flight_test, refresh_does_not_join_a_call_in_flight) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    auto plain = spawn_callers<std::string>(io_.get_executor(), 1,
+                                            [&](int) { return memo("C1", "1"); });
+    auto fresh = spawn_callers<std::string>(io_.get_executor(), 1,
+                                            [&](int) { return memo.refresh("C1", "1"); });
+    run_until(io_, all_done(plain));
+    run_until(io_, all_done(fresh));
+    EXPECT_EQ(up_->calls, 2);
+}
+
+TEST_F(single_flight_test, without_single_flight_every_caller_calls) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .single_flight = false});
+    auto out = spawn_callers<std::string>(io_.get_executor(), 10,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, all_done(out));
+    EXPECT_EQ(up_->calls, 10);
+}
+
+// ----- cached, four threads
+
+TEST(single_flight_mt_test, four_threads_make_one_upstream_call_per_key) {
+    asio::io_context io(4);
+    auto backend = std::make_shared<scripted_backend>();
+    cache c{backend, {.ns = "mt"}};
+    auto up = std::make_shared<upstream_state>();
+    up->delay = 5ms;
+    auto memo = cached(c, make_fetch(up), {.key_prefix = "r"});
+    constexpr int keys = 10;
+    constexpr int callers_per_key = 40;
+    std::vector<std::shared_ptr<std::vector<asiocache::test::outcome<std::string>>>> outs;
+    {
+        auto guard = asio::make_work_guard(io);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 4; ++i) {
+            threads.emplace_back([&] { io.run(); });
+        }
+        for (int k = 0; k < keys; ++k) {
+            // Spawned from several threads at once: each key's callers race on a fresh key.
+            std::promise<std::shared_ptr<std::vector<asiocache::test::outcome<std::string>>>> p;
+            asio::post(io, [&, k] {
+                p.set_value(spawn_callers<std::string>(io.get_executor(), callers_per_key,
+                                                       [&, k](int) {
+                                                           return memo("C" + std::to_string(k),
+                                                                       "1");
+                                                       }));
+            });
+            outs.push_back(p.get_future().get());
+        }
+        guard.reset();
+        for (auto& t : threads) {
+            t.join();
+        }
+    }
+    EXPECT_EQ(up->calls, keys);
+    for (int k = 0; k < keys; ++k) {
+        auto const& out = *outs[static_cast<std::size_t>(k)];
+        ASSERT_TRUE(out[0].value);
+        EXPECT_TRUE(out[0].value->starts_with("C" + std::to_string(k) + "/1#"));
+        for (auto const& o : out) {
+            ASSERT_TRUE(o.done);
+            EXPECT_EQ(o.value, out[0].value);
+        }
+    }
+    EXPECT_EQ(memo.stats().upstream_calls, static_cast<std::uint64_t>(keys));
+}
+
+}  // namespace
