@@ -64,5 +64,14 @@ function(asiocache_add_test name)
     endif()
     gtest_discover_tests(${name}
         DISCOVERY_TIMEOUT 60
-        PROPERTIES LABELS "${arg_LABELS}" TIMEOUT ${arg_TIMEOUT})
+        PROPERTIES TIMEOUT ${arg_TIMEOUT})
+    # CMake 3.25's discovery script flattens list values in PROPERTIES, so "unit;registry" would
+    # become a label "unit" and a bogus property "registry". Set the labels from a script that
+    # ctest includes after the discovered tests, through the list discovery leaves behind.
+    set(labels_script ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
+    file(WRITE ${labels_script}
+        "if(${name}_TESTS)\n"
+        "  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${arg_LABELS}\")\n"
+        "endif()\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_script})
 endfunction()
