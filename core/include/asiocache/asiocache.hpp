@@ -9,6 +9,8 @@
 #include "asiocache/cache.hpp"
 #include "asiocache/errors.hpp"
 #include "asiocache/plugin.hpp"
+#include "asiocache/registry.hpp"
 #include "asiocache/serializer.hpp"
 #include "asiocache/serializers.hpp"
 #include "asiocache/types.hpp"
+#include "asiocache/url.hpp"
