@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <thread>
 
 namespace {
 
@@ -123,6 +125,7 @@ struct counting_plugin final : asiocache::plugin {
     std::atomic<int> after_count{0};
     std::atomic<int> hits{0};
     std::atomic<int> errors{0};
+    std::mutex mutex;  // hooks run concurrently: the plugin contract says so
     op last_op = op::close;
     std::string last_key;
     void before(asiocache::op_start const&) noexcept override { ++before_count; }
@@ -132,6 +135,7 @@ struct counting_plugin final : asiocache::plugin {
         if (r.error) {
             ++errors;
         }
+        std::lock_guard lock(mutex);
         last_op = r.operation;
         last_key = std::string(r.key);
     }
@@ -180,6 +184,47 @@ TEST_F(cache_facade_test, multi_get_keeps_order_and_counts_hits) {
     EXPECT_FALSE(got[1].has_value());
     EXPECT_EQ(got[2], 3);
     EXPECT_EQ(p.hits, 2);
+}
+
+}  // namespace
+
+namespace {
+
+// The facade is shared by threads that each run their own io_context: its serializer, options
+// and plugins are read concurrently. Totals must come out exact (and TSan must stay quiet).
+TEST(cache_facade_threads_test, shared_cache_from_several_threads) {
+    auto backend = std::make_shared<scripted_backend>();
+    cache c{backend, {.ns = "t"}};
+    auto& plugin = c.add_plugin<counting_plugin>();
+    constexpr int threads = 4;
+    constexpr int per_thread = 200;
+    std::vector<std::thread> workers;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            boost::asio::io_context io;
+            auto body = [&]() -> asiocache::task<void> {
+                for (int i = 0; i < per_thread; ++i) {
+                    co_await c.increment("counter");
+                    auto key = fmt::format("k{}-{}", t, i);
+                    co_await c.set(key, i);
+                    auto v = co_await c.get<int>(key);
+                    if (v != i) {
+                        ++failures;
+                    }
+                }
+            };
+            run(io, body());
+        });
+    }
+    for (auto& w : workers) {
+        w.join();
+    }
+    boost::asio::io_context io;
+    EXPECT_EQ(failures, 0);
+    EXPECT_EQ(run(io, c.get<int>("counter")), threads * per_thread);
+    EXPECT_EQ(plugin.after_count, threads * per_thread * 3 + 1);
+    EXPECT_EQ(plugin.hits, threads * per_thread + 1);
 }
 
 }  // namespace

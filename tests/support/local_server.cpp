@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -148,6 +149,9 @@ void local_server::spawn() {
         throw std::runtime_error("local_server: fork failed");
     }
     if (pid == 0) {
+        // If the test process dies (a crash, a timeout kill), the server dies with it: no
+        // orphaned servers are left behind on the machine.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         int devnull = ::open("/dev/null", O_RDWR);
         if (devnull >= 0) {
             ::dup2(devnull, STDIN_FILENO);

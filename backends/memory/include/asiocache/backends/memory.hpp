@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "asiocache/backend.hpp"
+#include "asiocache/backend_config.hpp"
+#include "asiocache/types.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+/// The in-process memory backend: the embedded default, shared safely between threads.
+namespace asiocache::backends {
+
+/// Bytes each entry is charged on top of its key and value when `max_bytes` is enforced and
+/// reported: the table node (key and value string headers, expiry, version, LRU and expiry
+/// list links, cached hash), its bucket slot, and allocator rounding. Key and value bytes
+/// beyond the short-string buffer are charged by their length.
+inline constexpr std::size_t memory_entry_overhead = 160;
+
+/// Settings of a memory backend. Built with designated initializers:
+/// `make_memory_backend({.max_entries = 100'000})`.
+struct memory_options {
+    /// Most entries kept; the least recently used are evicted beyond it. Default 0: unbounded.
+    /// The budget is split evenly across shards (each shard evicts from its own LRU list), and
+    /// the shard count is lowered to at most `max_entries` so that every shard holds one.
+    std::size_t max_entries = 0;
+    /// Most bytes kept, counting key + value + `memory_entry_overhead` per entry; the least
+    /// recently used entries are evicted beyond it. Default 0: unbounded. The budget is split
+    /// evenly across shards, so a single entry larger than `max_bytes / shards` fails with
+    /// `errc::value_too_large` (use `shards = 1` for one exact budget).
+    std::size_t max_bytes = 0;
+    /// Independent locked partitions, chosen by the key's hash. Default 16; must be a power
+    /// of two (1, 2, 4, ...), else `errc::invalid_argument`.
+    std::size_t shards = 16;
+    /// The clock behind TTLs (millisecond precision). Default (`nullptr`): the steady clock.
+    /// Tests inject a manual clock to move time without sleeping.
+    std::shared_ptr<asiocache::time_source const> time_source;
+    /// Writes to a shard between two active-expiry sweeps of that shard. Default 64 writes;
+    /// 0 disables the write-driven sweep (expired entries are then reclaimed only when touched,
+    /// evicted, or by `memory_backend::sweep`).
+    std::size_t sweep_every = 64;
+    /// Entries with a TTL examined by one write-driven sweep of a shard. Default 16 entries.
+    std::size_t sweep_batch = 16;
+};
+
+/// Counters of a memory backend, summed over its shards at the time of the call.
+struct memory_stats {
+    std::uint64_t hits = 0;         ///< `get`, `multi_get` and `gets` lookups that found a value.
+    std::uint64_t misses = 0;       ///< Such lookups that found nothing, or an expired entry.
+    std::uint64_t evictions = 0;    ///< Live entries dropped to stay within the bounds.
+    std::uint64_t expirations = 0;  ///< Expired entries reclaimed (lazily, by sweeps or eviction).
+    std::uint64_t entries = 0;      ///< Entries held now, expired ones not yet reclaimed included.
+    std::uint64_t bytes = 0;        ///< Their size: key + value + `memory_entry_overhead` each.
+};
+
+/// An in-process cache: sharded hash tables, each behind its own mutex with an intrusive LRU
+/// list, millisecond TTLs on an injectable clock, and optional entry and byte bounds.
+///
+/// Every operation completes at once, on the caller's thread: there is no I/O and no timer,
+/// so deadlines are met trivially (`traits().enforces_deadlines` is true) and `try_get`
+/// answers the facade's `get` without a coroutine of its own. Safe to call from any number of
+/// threads; operations on different shards do not contend.
+///
+/// Expired entries are reclaimed, not merely hidden: when an operation touches them, when a
+/// shard's write counter triggers a bounded sweep of its entries with a TTL (Redis-style
+/// active expiry, see `memory_options::sweep_every`), when eviction meets them, or by
+/// `sweep()`. No background thread is started.
+///
+/// Semantics that differ from a network server, on purpose:
+/// - `increment` stores decimal text; a result outside the 64-bit range fails with
+///   `errc::invalid_argument` and leaves the value unchanged (Redis: "would overflow").
+///   A missing key is created without expiry; an existing key keeps its TTL.
+/// - `multi_set` and `clear` are atomic per key, not across shards.
+/// - `gets`/`cas` tokens are per-entry versions, fresh on every write, never reused for a key.
+/// - `raw` is `errc::not_supported`; `close()` does nothing and the data stays (the store
+///   lives as long as the backend object).
+class memory_backend final : public backend {
+public:
+    explicit memory_backend(memory_options opts = {});
+    ~memory_backend() override;
+    memory_backend(memory_backend const&) = delete;
+    auto operator=(memory_backend const&) -> memory_backend& = delete;
+
+    [[nodiscard]] auto traits() const noexcept -> backend_traits const& override;
+
+    /// Always answers: the memory backend never needs to wait.
+    auto try_get(std::string const& key) -> std::optional<std::optional<std::string>> override;
+
+    auto get(std::string key, deadline dl) -> task<std::optional<std::string>> override;
+    auto multi_get(std::vector<std::string> keys, deadline dl)
+        -> task<std::vector<std::optional<std::string>>> override;
+    auto set(std::string key, std::string value, expiry ttl, deadline dl) -> task<void> override;
+    auto multi_set(std::vector<std::pair<std::string, std::string>> items, expiry ttl,
+                   deadline dl) -> task<void> override;
+    auto add(std::string key, std::string value, expiry ttl, deadline dl) -> task<void> override;
+    auto remove(std::string key, deadline dl) -> task<std::size_t> override;
+    auto exists(std::string key, deadline dl) -> task<bool> override;
+    auto increment(std::string key, std::int64_t delta, deadline dl)
+        -> task<std::int64_t> override;
+    auto expire(std::string key, expiry ttl, deadline dl) -> task<bool> override;
+    auto ttl(std::string key, deadline dl) -> task<std::optional<expiry>> override;
+    /// Removes the keys that start with `ns + ":"` (the layout `build_key` gives) and counts
+    /// the live ones removed.
+    auto clear(std::string ns, deadline dl) -> task<std::size_t> override;
+    auto clear_all(deadline dl) -> task<void> override;
+    auto gets(std::string key, deadline dl) -> task<std::optional<versioned_bytes>> override;
+    auto cas(std::string key, std::string value, std::uint64_t token, expiry ttl, deadline dl)
+        -> task<bool> override;
+    auto remove_if_equal(std::string key, std::string expected, deadline dl)
+        -> task<bool> override;
+    /// Does nothing: the memory store is not a connection, and its data stays.
+    auto close() -> task<void> override;
+
+    /// Examines up to `max_examined` entries that carry a TTL, across all shards, and reclaims
+    /// those that have expired. Returns how many were reclaimed. Call it from a timer of your
+    /// own for a periodic sweep; writes also trigger small sweeps (`memory_options`).
+    auto sweep(std::size_t max_examined) -> std::size_t;
+
+    /// Counters summed over the shards; each shard is read under its lock.
+    [[nodiscard]] auto stats() const -> memory_stats;
+
+    /// The number of shards in use (after the `max_entries` adjustment).
+    [[nodiscard]] auto shard_count() const noexcept -> std::size_t;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+/// Creates a memory backend. Errors: `invalid_argument` when `shards` is not a power of two.
+auto make_memory_backend(memory_options opts = {}) -> std::shared_ptr<memory_backend>;
+
+/// The registry factory for `memory://`. Takes the `max_entries`, `max_bytes` and `shards`
+/// parameters (sizes accept `k`/`m`/`g`) and rejects any other (`errc::invalid_config`), as
+/// well as hosts, a path, a database or credentials, which mean nothing to a memory store.
+/// The executor is not used: the backend never waits.
+auto memory_backend_from_config(boost::asio::any_io_executor ex, backend_config cfg)
+    -> std::shared_ptr<backend>;
+
+}  // namespace asiocache::backends

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds asiocache and runs every test. The integration tests start their own redis-server and
+# memcached on free 127.0.0.1 ports and stop them; nothing else needs to be running.
+#
+#   bash tools/test.sh            release build + ASan/UBSan build + TSan build (what CI runs)
+#   bash tools/test.sh --quick    release build only
+#
+# Build trees: build/release, build/asan, build/tsan. ASIOCACHE_REQUIRE_SERVERS=1 makes a test
+# that cannot find a server binary fail instead of skip (CI sets it).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+quick=0
+[[ ${1:-} == --quick ]] && quick=1
+
+bash "$root/tools/install_deps.sh"
+
+jobs=$(nproc)
+total_passed=0
+total_failed=0
+
+# configure <dir> <cmake args...>
+configure() {
+    local dir=$1
+    shift
+    cmake -S "$root" -B "$root/build/$dir" -G Ninja -DASIOCACHE_WERROR=ON "$@" >/dev/null
+}
+
+# run_ctest <dir> <ctest args...>: runs, then adds its counts to the totals.
+run_ctest() {
+    local dir=$1
+    shift
+    local log
+    log=$(mktemp)
+    local status=0
+    ctest --test-dir "$root/build/$dir" --output-on-failure -j "$jobs" --timeout 300 "$@" \
+        2>&1 | tee "$log" || status=$?
+    status=${PIPESTATUS[0]:-$status}
+    local line
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
+    rm -f "$log"
+    if [[ -z $line ]]; then
+        echo "test.sh: ctest in build/$dir ran no test" >&2
+        exit 1
+    fi
+    local failed total
+    failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+    total_passed=$((total_passed + total - failed))
+    total_failed=$((total_failed + failed))
+    if ((status != 0 || failed != 0)); then
+        echo "test.sh: failures in build/$dir" >&2
+        echo "test: ${total_passed} passed, ${total_failed} failed"
+        exit 1
+    fi
+}
+
+echo "== release build: library, tests, examples, tools, benchmarks"
+configure release -DCMAKE_BUILD_TYPE=Release
+cmake --build "$root/build/release" -j "$jobs"
+run_ctest release
+
+if ((quick == 0)); then
+    # Sanitizer builds compile only the tests, at -O1 with light debug info to keep CI short.
+    sanitizer_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
+        -DASIOCACHE_BUILD_BENCHMARKS=OFF -DASIOCACHE_BUILD_EXAMPLES=OFF
+        -DASIOCACHE_BUILD_TOOLS=OFF)
+
+    echo "== ASan + UBSan build: every test"
+    configure asan -DASIOCACHE_SANITIZE=address,undefined "${sanitizer_args[@]}"
+    cmake --build "$root/build/asan" -j "$jobs"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_ctest asan
+
+    echo "== TSan build: the tests that run several threads"
+    configure tsan -DASIOCACHE_SANITIZE=thread "${sanitizer_args[@]}"
+    cmake --build "$root/build/tsan" -j "$jobs" --target asiocache_threads_tests
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest tsan -L 'threads'
+fi
+
+echo "test: ${total_passed} passed, ${total_failed} failed"
