@@ -110,6 +110,18 @@ auto run_cli(int argc, char** argv) -> int {
     try {
         app.parse(argc, argv);
     } catch (CLI::ParseError const& e) {
+        if (e.get_exit_code() != 0 && app.get_subcommands().empty()) {
+            // CLI11 says only "A subcommand is required"; name what was given and the choices.
+            std::string names;
+            for (auto const* sub : app.get_subcommands({})) {
+                names += (names.empty() ? "" : ", ") + sub->get_name();
+            }
+            auto extra = app.remaining();
+            auto given = extra.empty() ? std::string("no command given")
+                                       : fmt::format("unknown command '{}'", extra.front());
+            return fail(exit_usage, given,
+                        fmt::format("commands: {} (asiocache COMMAND --help)", names));
+        }
         int rc = app.exit(e);  // prints help, or the error with a pointer to --help
         return rc == 0 ? exit_ok : exit_usage;
     }
