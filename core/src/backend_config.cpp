@@ -155,10 +155,14 @@ auto backend_config::redacted() const -> std::string {
         }
     }
     out += path;
-    if (db) {
-        out += fmt::format("/{}", *db);
-    }
     char sep = '?';
+    if (db && path.empty()) {
+        out += fmt::format("/{}", *db);
+    } else if (db) {
+        // A unix socket path is the URL's path, so the database goes in the query.
+        out += fmt::format("?db={}", *db);
+        sep = '&';
+    }
     for (auto const& [k, v] : params) {
         out += fmt::format("{}{}={}", sep, k, v);
         sep = '&';

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: MIT
+// The asiocache command-line tool end to end: the built binary is spawned as a child process,
+// against memory:// for argument handling and against real redis-server and memcached
+// processes (local_server) for the cache operations, including two tool processes sharing one
+// server.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "asiocache/backends/builtin.hpp"
+#include "local_server.hpp"
+#include "process.hpp"
+
+#ifndef ASIOCACHE_CLI_BIN
+#error "ASIOCACHE_CLI_BIN must name the asiocache binary"
+#endif
+
+namespace asiocache::test {
+// Names the server kind in test names and messages.
+void PrintTo(local_server::kind k, std::ostream* os) {
+    *os << (k == local_server::kind::redis ? "redis" : "memcached");
+}
+}  // namespace asiocache::test
+
+namespace {
+
+using asiocache::test::local_server;
+using asiocache::test::process_result;
+
+// Runs the tool with `args`; `input` goes to its standard input.
+auto cli(std::vector<std::string> args, std::string const& input = {},
+         std::vector<std::string> const& env = {"ASIOCACHE_URL", "ASIOCACHE_CONFIG"})
+    -> process_result {
+    args.insert(args.begin(), ASIOCACHE_CLI_BIN);
+    return asiocache::test::run_process(args, input, env);
+}
+
+auto describe(process_result const& r) -> std::string {
+    return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+auto contains(std::string const& text, std::string_view part) -> bool {
+    return text.find(part) != std::string::npos;
+}
+
+auto built(std::string_view scheme) -> bool {
+    auto all = asiocache::backends::builtin_schemes();
+    return std::find(all.begin(), all.end(), scheme) != all.end();
+}
+
+// Every byte value, NULs and newlines included: what must survive a round trip.
+auto all_bytes() -> std::string {
+    std::string out;
+    for (int round = 0; round < 2; ++round) {
+        for (int b = 0; b < 256; ++b) {
+            out += static_cast<char>(b);
+        }
+    }
+    out += "\n\r\n";
+    return out;
+}
+
+// ---- arguments, help and exit codes (no server) ----
+
+TEST(cli_test, help_for_every_subcommand) {
+    auto top = cli({"--help"});
+    EXPECT_EQ(top.exit_code, 0) << describe(top);
+    for (auto const* name : {"get", "set", "add", "del", "exists", "incr", "expire", "ttl", "mget",
+                             "mset", "clear", "flush", "stats", "raw"}) {
+        EXPECT_TRUE(contains(top.out, name)) << name << " missing from --help";
+        auto r = cli({"memory://", name, "--help"});
+        EXPECT_EQ(r.exit_code, 0) << name << ": " << describe(r);
+        EXPECT_TRUE(contains(r.out, "Usage")) << name << ": " << r.out;
+        EXPECT_TRUE(contains(r.out, name)) << name << ": " << r.out;
+    }
+    EXPECT_TRUE(contains(top.out, "Exit codes"));
+}
+
+TEST(cli_test, usage_errors_exit_2_and_say_what_to_do) {
+    struct bad_case {
+        std::vector<std::string> args;
+        std::string says;
+    };
+    std::vector<bad_case> cases{
+        {{}, "no command given"},
+        {{"memory://"}, "commands: get, mget"},
+        {{"memory://", "frobnicate"}, "unknown command 'frobnicate'"},
+        {{"memory://", "get"}, "key"},
+        {{"get", "k"}, "ASIOCACHE_URL"},
+        {{"memory://?ttl=soon", "get", "k"}, "'ttl'"},
+        {{"memory://?bogus=1", "get", "k"}, "bogus"},
+        {{"nosuch://h", "get", "k"}, "'nosuch'"},
+        {{"memory://", "--serializer", "pickle", "get", "k"}, "pickle"},
+        {{"memory://", "--ttl", "later", "set", "k", "v"}, "'--ttl'"},
+        {{"memory://", "mset", "a", "1", "b"}, "pairs"},
+        {{"memory://", "--serializer", "json", "set", "k", "not json"}, "quote text"},
+        {{"memory://", "clear"}, "--namespace"},
+        {{"memory://", "expire", "k", "soon"}, "'ttl'"},
+        {{"memory://", "incr", "k", "two"}, "two"},
+        {{"memory://", "mset", "a", "-", "b", "-"}, "standard input"},
+        {{"unknown-alias", "get", "k"}, "unknown-alias"},
+    };
+    for (auto const& c : cases) {
+        auto r = cli(c.args);
+        std::string line;
+        for (auto const& a : c.args) {
+            line += a + " ";
+        }
+        EXPECT_EQ(r.exit_code, 2) << line << describe(r);
+        EXPECT_TRUE(contains(r.err, c.says)) << line << ": stderr lacks '" << c.says << "'\n"
+                                             << describe(r);
+        EXPECT_TRUE(r.out.empty()) << line << describe(r);
+    }
+}
+
+TEST(cli_test, passwords_never_reach_the_terminal) {
+    for (auto const* url :
+         {"redis://app:hunter2@127.0.0.1:1?ttl=soon", "redis://app:hunter2@127.0.0.1:1?bogus=1",
+          "memcached://app:hunter2@127.0.0.1:1/x", "redis://app:hunter2@h/x/y"}) {
+        auto r = cli({url, "get", "k"});
+        EXPECT_NE(r.exit_code, 0) << url;
+        EXPECT_FALSE(contains(r.err + r.out, "hunter2")) << url << ": " << describe(r);
+    }
+}
+
+TEST(cli_test, memory_miss_and_hit_in_one_process) {
+    auto miss = cli({"memory://", "get", "k"});
+    EXPECT_EQ(miss.exit_code, 1) << describe(miss);
+    EXPECT_EQ(miss.out, "");
+    EXPECT_EQ(miss.err, "");  // a miss is not an error
+    auto json = cli({"memory://", "--json", "get", "k"});
+    EXPECT_EQ(json.exit_code, 1);
+    EXPECT_EQ(nlohmann::json::parse(json.out), (nlohmann::json{{"key", "k"}, {"hit", false}}));
+    auto exists = cli({"memory://", "exists", "k"});
+    EXPECT_EQ(exists.exit_code, 1);
+    EXPECT_EQ(exists.out, "false\n");
+    auto incr = cli({"memory://", "incr", "n", "-5"});
+    EXPECT_EQ(incr.exit_code, 0) << describe(incr);
+    EXPECT_EQ(incr.out, "-5\n");
+    auto set = cli({"memory://", "set", "k", "v"});
+    EXPECT_EQ(set.exit_code, 0) << describe(set);
+}
+
+TEST(cli_test, url_from_the_environment_and_aliases_from_a_config_file) {
+    auto r = cli({"--json", "stats"}, {}, {"ASIOCACHE_URL=memory://?namespace=fromenv"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("namespace"), "fromenv");
+
+    auto path = std::filesystem::temp_directory_path() /
+                ("asiocache-cli-" + std::to_string(::getpid()) + ".json");
+    std::ofstream(path) << R"({"default": "memory://", "sessions": "memory://?namespace=s"})";
+    auto by_flag = cli({"--config", path.string(), "sessions", "--json", "stats"});
+    auto by_env = cli({"sessions", "--json", "stats"}, {}, {"ASIOCACHE_CONFIG=" + path.string()});
+    std::filesystem::remove(path);
+    ASSERT_EQ(by_flag.exit_code, 0) << describe(by_flag);
+    EXPECT_EQ(nlohmann::json::parse(by_flag.out).at("namespace"), "s");
+    ASSERT_EQ(by_env.exit_code, 0) << describe(by_env);
+    EXPECT_EQ(nlohmann::json::parse(by_env.out).at("namespace"), "s");
+}
+
+TEST(cli_test, stats_shows_memory_counters_and_a_redacted_url) {
+    auto r = cli({"memory://?namespace=n&max_entries=10", "--json", "stats"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    auto doc = nlohmann::json::parse(r.out);
+    EXPECT_EQ(doc.at("backend"), "memory");
+    EXPECT_TRUE(doc.contains("hits"));
+    EXPECT_TRUE(doc.at("supports_ttl").get<bool>());
+    auto text = cli({"memory://", "stats"});
+    EXPECT_TRUE(contains(text.out, "backend: memory")) << text.out;
+}
+
+// ---- against real servers ----
+
+class server_cli_test : public ::testing::TestWithParam<local_server::kind> {
+protected:
+    void SetUp() override {
+        bool redis = GetParam() == local_server::kind::redis;
+        if (!built(redis ? "redis" : "memcached")) {
+            GTEST_SKIP() << (redis ? "redis" : "memcached") << " backend not in this build";
+        }
+        if (redis) {
+            server_.emplace_from(local_server::redis());
+        } else {
+            server_.emplace_from(local_server::memcached());
+        }
+        if (!server_.get()) {
+            ASIOCACHE_SKIP_OR_FAIL(redis ? "redis-server not found" : "memcached not found");
+        }
+        url_ = (redis ? "redis://" : "memcached://") + server_.get()->address();
+    }
+
+    [[nodiscard]] auto redis() const -> bool { return GetParam() == local_server::kind::redis; }
+
+    // Runs the tool against this test's server.
+    auto run(std::vector<std::string> args, std::string const& input = {}) -> process_result {
+        args.insert(args.begin(), url_);
+        return cli(std::move(args), input);
+    }
+
+    // local_server is move-constructible only: hold it where it can be built in place.
+    struct server_slot {
+        std::unique_ptr<local_server> p;
+        void emplace_from(std::optional<local_server> s) {
+            if (s) {
+                p = std::make_unique<local_server>(std::move(*s));
+            }
+        }
+        [[nodiscard]] auto get() const -> local_server* { return p.get(); }
+    };
+    server_slot server_;
+    std::string url_;
+};
+
+TEST_P(server_cli_test, set_then_get_in_another_process) {
+    auto set = run({"set", "greeting", "hello world"});
+    ASSERT_EQ(set.exit_code, 0) << describe(set);
+    auto get = run({"get", "greeting"});
+    EXPECT_EQ(get.exit_code, 0) << describe(get);
+    EXPECT_EQ(get.out, "hello world");  // exact: no newline added in a pipe
+    auto miss = run({"get", "absent"});
+    EXPECT_EQ(miss.exit_code, 1) << describe(miss);
+}
+
+TEST_P(server_cli_test, binary_values_round_trip_byte_exactly_through_stdin) {
+    auto bytes = all_bytes();
+    auto set = run({"set", "blob", "-"}, bytes);
+    ASSERT_EQ(set.exit_code, 0) << describe(set);
+    auto get = run({"get", "blob"});
+    ASSERT_EQ(get.exit_code, 0) << describe(get);
+    EXPECT_EQ(get.out, bytes);
+    auto json = run({"--json", "get", "blob"});
+    ASSERT_EQ(json.exit_code, 0) << describe(json);
+    EXPECT_TRUE(nlohmann::json::parse(json.out).at("value").contains("base64"));
+    auto empty = run({"set", "empty", ""});
+    ASSERT_EQ(empty.exit_code, 0) << describe(empty);
+    auto got = run({"get", "empty"});
+    EXPECT_EQ(got.exit_code, 0);  // an empty value is a hit
+    EXPECT_EQ(got.out, "");
+}
+
+TEST_P(server_cli_test, two_processes_share_one_server) {
+    // Two tool processes at once, each adding to one counter, then a third reading it.
+    process_result a;
+    process_result b;
+    std::thread ta([&] { a = run({"incr", "counter", "5"}); });
+    std::thread tb([&] { b = run({"incr", "counter", "7"}); });
+    ta.join();
+    tb.join();
+    ASSERT_EQ(a.exit_code, 0) << describe(a);
+    ASSERT_EQ(b.exit_code, 0) << describe(b);
+    auto get = run({"get", "counter"});
+    EXPECT_EQ(get.out, "12");
+    std::vector<std::string> seen{a.out, b.out};
+    std::sort(seen.begin(), seen.end());
+    // One process saw its own delta first; the other saw the sum.
+    EXPECT_TRUE(seen == (std::vector<std::string>{"12\n", "5\n"}) ||
+                seen == (std::vector<std::string>{"12\n", "7\n"}))
+        << a.out << " / " << b.out;
+}
+
+TEST_P(server_cli_test, add_del_exists_and_incr_exit_codes) {
+    EXPECT_EQ(run({"add", "k", "1"}).exit_code, 0);
+    auto again = run({"add", "k", "2"});
+    EXPECT_EQ(again.exit_code, 1) << describe(again);
+    EXPECT_TRUE(contains(again.err, "use set")) << again.err;
+    EXPECT_EQ(run({"get", "k"}).out, "1");
+    EXPECT_EQ(run({"exists", "k"}).exit_code, 0);
+    auto del = run({"del", "k", "nope"});
+    EXPECT_EQ(del.exit_code, 0) << describe(del);
+    EXPECT_EQ(del.out, "1\n");
+    EXPECT_EQ(run({"del", "k"}).exit_code, 1);
+    EXPECT_EQ(run({"exists", "k"}).exit_code, 1);
+    ASSERT_EQ(run({"set", "text", "abc"}).exit_code, 0);
+    auto nan = run({"incr", "text"});
+    EXPECT_EQ(nan.exit_code, 3) << describe(nan);
+    EXPECT_TRUE(contains(nan.err, "integers")) << nan.err;
+}
+
+TEST_P(server_cli_test, mset_and_mget_in_one_call) {
+    auto set = run({"mset", "a", "1", "b", "two", "c", "-"}, std::string("x\0y", 3));
+    ASSERT_EQ(set.exit_code, 0) << describe(set);
+    auto get = run({"--json", "mget", "a", "b", "c", "missing"});
+    EXPECT_EQ(get.exit_code, 1) << describe(get);  // one key is missing
+    auto doc = nlohmann::json::parse(get.out);
+    ASSERT_EQ(doc.size(), 4U);
+    EXPECT_EQ(doc[0].at("value"), "1");
+    EXPECT_EQ(doc[1].at("value"), "two");
+    EXPECT_EQ(doc[2].at("value"), std::string("x\0y", 3));
+    EXPECT_FALSE(doc[3].at("hit").get<bool>());
+    auto plain = run({"mget", "a", "b"});
+    EXPECT_EQ(plain.exit_code, 0);
+    EXPECT_EQ(plain.out, "1\ntwo\n");
+}
+
+TEST_P(server_cli_test, json_serializer_takes_and_prints_json) {
+    auto set = run({"--serializer", "json", "set", "doc",
+                    R"({"name": "caf\u00e9", "n": [1, 2.5, NaN, Infinity], "ok": true})"});
+    ASSERT_EQ(set.exit_code, 0) << describe(set);
+    auto get = run({"--serializer", "json", "get", "doc"});
+    ASSERT_EQ(get.exit_code, 0) << describe(get);
+    EXPECT_TRUE(contains(get.out, "NaN")) << get.out;
+    EXPECT_TRUE(contains(get.out, "Infinity")) << get.out;
+    EXPECT_TRUE(contains(get.out, "\"ok\":true")) << get.out;
+    // The same bytes, read raw, are JSON text.
+    auto raw = run({"get", "doc"});
+    EXPECT_TRUE(contains(raw.out, "\"name\"")) << raw.out;
+    auto bad = run({"--serializer", "json", "get", "doc-missing"});
+    EXPECT_EQ(bad.exit_code, 1);
+    ASSERT_EQ(run({"set", "notjson", "{oops"}).exit_code, 0);
+    auto undecodable = run({"--serializer", "json", "get", "notjson"});
+    EXPECT_EQ(undecodable.exit_code, 3) << describe(undecodable);
+    EXPECT_TRUE(contains(undecodable.err, "--serializer bytes")) << undecodable.err;
+}
+
+TEST_P(server_cli_test, namespace_prefixes_keys_as_aiocache_does) {
+    ASSERT_EQ(run({"--namespace", "app", "set", "k", "v"}).exit_code, 0);
+    EXPECT_EQ(run({"get", redis() ? "app:k" : "appk"}).out, "v");
+    EXPECT_EQ(run({"--namespace", "app", "get", "k"}).out, "v");
+    EXPECT_EQ(run({"--namespace", "other", "get", "k"}).exit_code, 1);
+}
+
+TEST_P(server_cli_test, ttl_and_expire) {
+    ASSERT_EQ(run({"--ttl", "100s", "set", "k", "v"}).exit_code, 0);
+    auto ttl = run({"ttl", "k"});
+    if (!redis()) {
+        EXPECT_EQ(ttl.exit_code, 3) << describe(ttl);  // memcached cannot report it
+        EXPECT_TRUE(contains(ttl.err, "stats")) << ttl.err;
+        EXPECT_EQ(run({"expire", "k", "50s"}).exit_code, 0);
+        EXPECT_EQ(run({"expire", "missing", "50s"}).exit_code, 1);
+        return;
+    }
+    ASSERT_EQ(ttl.exit_code, 0) << describe(ttl);
+    auto ms = std::stoll(ttl.out);
+    EXPECT_GT(ms, 90'000);
+    EXPECT_LE(ms, 100'000);
+    EXPECT_EQ(run({"expire", "k", "0"}).exit_code, 0);
+    EXPECT_EQ(run({"ttl", "k"}).out, "-1\n");
+    EXPECT_EQ(run({"expire", "k", "20s"}).exit_code, 0);
+    auto json = run({"--json", "ttl", "k"});
+    EXPECT_LE(nlohmann::json::parse(json.out).at("ttl_ms").get<long long>(), 20'000);
+    EXPECT_EQ(run({"ttl", "missing"}).exit_code, 1);
+    EXPECT_EQ(run({"expire", "missing", "5s"}).exit_code, 1);
+}
+
+TEST_P(server_cli_test, clear_removes_one_namespace_and_flush_everything) {
+    ASSERT_EQ(run({"--namespace", "a", "mset", "1", "x", "2", "y"}).exit_code, 0);
+    ASSERT_EQ(run({"--namespace", "b", "set", "1", "z"}).exit_code, 0);
+    auto clear = run({"--namespace", "a", "clear"});
+    if (!redis()) {
+        EXPECT_EQ(clear.exit_code, 3) << describe(clear);  // memcached cannot list keys
+    } else {
+        EXPECT_EQ(clear.exit_code, 0) << describe(clear);
+        EXPECT_EQ(clear.out, "2\n");
+        EXPECT_EQ(run({"--namespace", "a", "get", "1"}).exit_code, 1);
+        EXPECT_EQ(run({"--namespace", "b", "get", "1"}).out, "z");
+    }
+    EXPECT_EQ(run({"flush"}).exit_code, 0);
+    EXPECT_EQ(run({"--namespace", "b", "get", "1"}).exit_code, 1);
+}
+
+TEST_P(server_cli_test, stats_names_the_backend) {
+    auto r = run({"--json", "stats"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("backend"), redis() ? "redis" : "memcached");
+}
+
+TEST_P(server_cli_test, unreachable_server_exits_3_with_advice) {
+    auto port = asiocache::test::free_port();
+    auto url =
+        std::string(redis() ? "redis" : "memcached") + "://127.0.0.1:" + std::to_string(port);
+    auto r = cli({url, "--timeout", "2s", "get", "k"});
+    EXPECT_EQ(r.exit_code, 3) << describe(r);
+    EXPECT_TRUE(contains(r.err, "127.0.0.1:" + std::to_string(port))) << r.err;
+}
+
+TEST_P(server_cli_test, raw_passes_commands_through) {
+    if (!redis()) {
+        GTEST_SKIP() << "raw is covered for redis; memcached's raw form is the backend's own";
+    }
+    auto ping = run({"raw", "PING"});
+    EXPECT_EQ(ping.exit_code, 0) << describe(ping);
+    EXPECT_EQ(ping.out, "PONG\n");
+    ASSERT_EQ(run({"raw", "--", "SET", "neg", "-1"}).exit_code, 0);
+    EXPECT_EQ(run({"get", "neg"}).out, "-1");
+    auto err = run({"raw", "NOSUCHCOMMAND"});
+    EXPECT_EQ(err.exit_code, 3) << describe(err);
+    auto json = run({"--json", "raw", "INCR", "neg"});
+    EXPECT_EQ(nlohmann::json::parse(json.out), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(servers, server_cli_test,
+                         ::testing::Values(local_server::kind::redis,
+                                           local_server::kind::memcached),
+                         [](auto const& param_info) {
+                             return param_info.param == local_server::kind::redis ? "redis"
+                                                                                  : "memcached";
+                         });
+
+}  // namespace

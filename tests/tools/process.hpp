@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace asiocache::test {
+
+/// What a finished child process left behind.
+struct process_result {
+    int exit_code = -1;  ///< The exit status; 128 + signal if killed; -1 if it hung and was killed.
+    std::string out;     ///< Everything it wrote to standard output, byte for byte.
+    std::string err;     ///< Everything it wrote to standard error.
+};
+
+/// Runs `argv` (argv[0] is a path, not searched in PATH) with `input` on its standard input,
+/// capturing its output. `env` adds or replaces environment variables ("NAME=value") or removes
+/// them ("NAME"). A child still running after `limit` is killed (a hang is a test failure,
+/// never a stuck test).
+auto run_process(std::vector<std::string> const& argv, std::string const& input = {},
+                 std::vector<std::string> const& env = {},
+                 std::chrono::milliseconds limit = std::chrono::seconds(20)) -> process_result;
+
+}  // namespace asiocache::test
