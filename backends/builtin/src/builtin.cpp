@@ -20,7 +20,7 @@ namespace {
 
 // Stands in for a backend this build does not have, so its scheme reports how to get it
 // rather than "unknown scheme".
-auto unavailable(std::string_view scheme, std::string_view how) -> backend_factory {
+[[maybe_unused]] auto unavailable(std::string_view scheme, std::string_view how) -> backend_factory {
     return [scheme = std::string(scheme), how = std::string(how)](
                boost::asio::any_io_executor const& /*ex*/,
                backend_config const& /*cfg*/) -> std::shared_ptr<backend> {
