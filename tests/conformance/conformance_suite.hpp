@@ -83,9 +83,14 @@ inline auto contend_increment(cache c, std::string key, int rounds,
     ++t->finished;
 }
 
-/// Runs `io` until `t.finished` reaches `n` or `limit` passes.
-inline void run_until_finished(boost::asio::io_context& io, concurrent_tally const& t, int n,
-                               std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+/// Spawns `make(i)` for i in [0, n) on `io`, then runs `io` until `t.finished` reaches `n` or
+/// `limit` passes.
+template <class MakeTask>
+void spawn_and_wait(boost::asio::io_context& io, concurrent_tally const& t, int n,
+                    MakeTask make, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+    for (int i = 0; i < n; ++i) {
+        boost::asio::co_spawn(io, make(i), [](std::exception_ptr const&) {});
+    }
     io.restart();
     auto const end = std::chrono::steady_clock::now() + limit;
     while (t.finished < n && std::chrono::steady_clock::now() < end) {
@@ -519,11 +524,8 @@ TYPED_TEST_P(conformance, concurrent_add_has_exactly_one_winner) {
     auto c = this->make_cache();
     auto tally = std::make_shared<concurrent_tally>();
     int const n = 50;
-    for (int i = 0; i < n; ++i) {
-        boost::asio::co_spawn(this->io_, contend_add(c, "contested", i, tally),
-                              [](std::exception_ptr const&) {});
-    }
-    run_until_finished(this->io_, *tally, n);
+    auto one = [&](int i) { return contend_add(c, "contested", i, tally); };
+    spawn_and_wait(this->io_, *tally, n, one);
     ASSERT_EQ(tally->finished, n) << "concurrent adds did not finish";
     EXPECT_EQ(tally->ok, 1);
     EXPECT_EQ(tally->key_exists, n - 1);
@@ -535,11 +537,8 @@ TYPED_TEST_P(conformance, concurrent_increments_sum_exactly) {
     auto tally = std::make_shared<concurrent_tally>();
     int const n = 50;
     int const rounds = 20;
-    for (int i = 0; i < n; ++i) {
-        boost::asio::co_spawn(this->io_, contend_increment(c, "counter", rounds, tally),
-                              [](std::exception_ptr const&) {});
-    }
-    run_until_finished(this->io_, *tally, n);
+    auto one = [&](int /*i*/) { return contend_increment(c, "counter", rounds, tally); };
+    spawn_and_wait(this->io_, *tally, n, one);
     ASSERT_EQ(tally->finished, n) << "concurrent increments did not finish";
     EXPECT_EQ(tally->other_errors, 0) << tally->first_other;
     EXPECT_EQ(this->run(c.template get<std::int64_t>("counter")), n * rounds);

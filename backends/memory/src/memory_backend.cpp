@@ -142,6 +142,9 @@ struct alignas(64) shard {
     std::size_t ttl_count = 0;
     std::size_t max_entries = unbounded;
     std::size_t max_bytes = unbounded;
+    /// False when nothing is ever evicted: the LRU list is then left empty, so a hit writes to
+    /// no node but its own (moving an entry touches two neighbours' cache lines).
+    bool track_lru = false;
     std::size_t bytes = 0;
     std::uint64_t next_version = 0;
     std::size_t writes_since_sweep = 0;
@@ -181,7 +184,7 @@ struct alignas(64) shard {
     }
 
     void touch(entry& e) noexcept {
-        if (lru.next != &e) {
+        if (track_lru && lru.next != &e) {
             e.lru_hook::unlink();
             e.lru_hook::insert_before(lru.next);
         }
@@ -226,7 +229,9 @@ struct alignas(64) shard {
         e.key = &it->first;
         e.value = std::move(value);
         e.version = ++next_version;
-        e.lru_hook::insert_before(lru.next);
+        if (track_lru) {
+            e.lru_hook::insert_before(lru.next);
+        }
         bytes += charge(it->first.size(), e.value.size());
         return e;
     }
@@ -351,6 +356,7 @@ struct memory_backend::impl {
         for (std::size_t i = 0; i < shard_count; ++i) {
             shards[i].max_entries = share(opts.max_entries, i, shard_count);
             shards[i].max_bytes = share(opts.max_bytes, i, shard_count);
+            shards[i].track_lru = opts.max_entries != 0 || opts.max_bytes != 0;
         }
     }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -221,6 +222,12 @@ auto cache::get(std::string key, call_options o) -> task<std::optional<T>> {
             co_return std::nullopt;
         }
         s.hits(1);
+        if constexpr (std::is_same_v<T, std::string>) {
+            // codec<std::string> is the identity: hand over the bytes instead of copying them.
+            if (serializer_->kind() != serializer_kind::structured) {
+                co_return std::move(*raw);
+            }
+        }
         co_return decode_value<T>(*serializer_, *raw, full);
     } catch (...) {
         s.fail(std::current_exception());
