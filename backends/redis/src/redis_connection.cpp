@@ -97,6 +97,7 @@ void connection::submit(std::shared_ptr<request> op) {
 void connection::submit_close(std::shared_ptr<request> op) {
     asio::post(strand_, [self = shared_from_this(), op = std::move(op)] {
         self->close_socket();
+        self->watchdog_.cancel();  // nothing left to watch: let io_context::run() return
         self->state_ = state::idle;
         self->failures_ = 0;
         self->fail_everything(self->diag("connection closed"));

@@ -36,6 +36,10 @@
 /// attempts they fail at once with `errc::backend_unavailable`, so nothing queues up while the
 /// server is down.
 ///
+/// **Lifetime.** The backend must outlive the operations started on it, as any Asio I/O object.
+/// An open connection keeps a read pending, so `io_context::run()` returns only once the
+/// backend is closed (`close()`) or destroyed.
+///
 /// **Wire format.** Keys are `namespace:key` and values are the serializer's bytes with no
 /// envelope, as Python aiocache 0.12's `RedisCache` lays them out.
 namespace asiocache::backends {
