@@ -41,6 +41,14 @@ auto server() -> asiocache::test::local_server* {
     return s ? &*s : nullptr;
 }
 
+auto have_server(benchmark::State& state) -> bool {
+    if (server() == nullptr) {
+        state.SkipWithError("memcached not found");
+        return false;
+    }
+    return true;
+}
+
 auto key_for(int i) -> std::string { return fmt::format("bench:key:{:06d}", i % key_count); }
 auto const value = std::string(100, 'v');
 
@@ -90,8 +98,7 @@ void preload(memcached_st* mc) {
 // --- Baseline: synchronous libmemcached, one connection -----------------------------------------
 
 void raw_get(benchmark::State& state, bool binary) {
-    if (server() == nullptr) {
-        state.SkipWithError("memcached not found");
+    if (!have_server(state)) {
         return;
     }
     raw_handle h(binary);
@@ -118,8 +125,7 @@ void raw_get(benchmark::State& state, bool binary) {
 }
 
 void raw_set(benchmark::State& state, bool binary) {
-    if (server() == nullptr) {
-        state.SkipWithError("memcached not found");
+    if (!have_server(state)) {
         return;
     }
     raw_handle h(binary);
@@ -185,28 +191,11 @@ struct backend_bench {
     std::shared_ptr<asiocache::backend> backend;
 };
 
-void backend_get(benchmark::State& state, bool binary) {
-    if (server() == nullptr) {
-        state.SkipWithError("memcached not found");
-        return;
-    }
-    backend_bench b(binary);
-    auto concurrency = static_cast<int>(state.range(0));
-    latencies lat;
-    int base = 0;
-    for (auto _ : state) {
-        b.drive(concurrency, ops_per_iteration, lat, [&](int i) {
-            return b.backend->get(key_for(base + i), asiocache::deadline::after(5s));
-        });
-        base += ops_per_iteration;
-    }
-    state.SetItemsProcessed(state.iterations() * ops_per_iteration);
-    lat.report(state);
-}
+enum class op_kind { get, set };
 
-void backend_set(benchmark::State& state, bool binary) {
-    if (server() == nullptr) {
-        state.SkipWithError("memcached not found");
+// get or set through the backend at concurrency state.range(0).
+void backend_op(benchmark::State& state, op_kind kind, bool binary) {
+    if (!have_server(state)) {
         return;
     }
     backend_bench b(binary);
@@ -214,14 +203,21 @@ void backend_set(benchmark::State& state, bool binary) {
     latencies lat;
     int base = 0;
     for (auto _ : state) {
-        b.drive(concurrency, ops_per_iteration, lat, [&](int i) {
-            return b.backend->set(key_for(base + i), value, {}, asiocache::deadline::after(5s));
+        b.drive(concurrency, ops_per_iteration, lat, [&](int i) -> asiocache::task<void> {
+            auto dl = asiocache::deadline::after(5s);
+            if (kind == op_kind::get) {
+                co_await b.backend->get(key_for(base + i), dl);
+            } else {
+                co_await b.backend->set(key_for(base + i), value, {}, dl);
+            }
         });
         base += ops_per_iteration;
     }
     state.SetItemsProcessed(state.iterations() * ops_per_iteration);
     lat.report(state);
 }
+void backend_get(benchmark::State& state, bool binary) { backend_op(state, op_kind::get, binary); }
+void backend_set(benchmark::State& state, bool binary) { backend_op(state, op_kind::set, binary); }
 
 // --- multi_get of 100 keys in one round trip vs 100 single gets ------------------------------------
 
@@ -233,44 +229,34 @@ auto hundred_keys(int round) -> std::vector<std::string> {
     return keys;
 }
 
-void backend_multi_get_100(benchmark::State& state) {
-    if (server() == nullptr) {
-        state.SkipWithError("memcached not found");
+// 20 rounds of 100 keys per iteration: one multi_get per round, or 100 single gets.
+void backend_hundred_keys(benchmark::State& state, bool one_multi_get) {
+    if (!have_server(state)) {
         return;
     }
     backend_bench b(false);
-    latencies lat;
+    latencies lat;  // per multi_get, or per single get
     int round = 0;
     for (auto _ : state) {
-        b.drive(1, 20, lat, [&](int) {
-            return b.backend->multi_get(hundred_keys(round++), asiocache::deadline::after(5s));
-        });
+        if (one_multi_get) {
+            b.drive(1, 20, lat, [&](int) {
+                return b.backend->multi_get(hundred_keys(round++), asiocache::deadline::after(5s));
+            });
+        } else {
+            b.drive(1, 20 * 100, lat, [&](int i) {
+                return b.backend->get(key_for(round * 100 + i), asiocache::deadline::after(5s));
+            });
+            round += 20;
+        }
     }
     state.SetItemsProcessed(state.iterations() * 20 * 100);  // keys
     lat.report(state);
 }
-
-void backend_single_get_100(benchmark::State& state) {
-    if (server() == nullptr) {
-        state.SkipWithError("memcached not found");
-        return;
-    }
-    backend_bench b(false);
-    latencies lat;
-    int base = 0;
-    for (auto _ : state) {
-        b.drive(1, 20 * 100, lat, [&](int i) {
-            return b.backend->get(key_for(base + i), asiocache::deadline::after(5s));
-        });
-        base += 2000;
-    }
-    state.SetItemsProcessed(state.iterations() * 20 * 100);  // keys
-    lat.report(state);
-}
+void backend_multi_get_100(benchmark::State& state) { backend_hundred_keys(state, true); }
+void backend_single_get_100(benchmark::State& state) { backend_hundred_keys(state, false); }
 
 void raw_mget_100(benchmark::State& state) {
-    if (server() == nullptr) {
-        state.SkipWithError("memcached not found");
+    if (!have_server(state)) {
         return;
     }
     raw_handle h(false);

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 
@@ -372,14 +373,7 @@ public:
     }
 
     auto set(std::string key, std::string value, expiry ttl, deadline dl) -> task<void> override {
-        auto exptime = expiration(ttl);
-        auto work = [this, key = std::move(key), value = std::move(value), exptime,
-                     dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            write(mc, store_op::set, k, value, exptime);
-            return done{};
-        };
-        co_await run<done>(dl, std::move(work));
+        return write_one(store_op::set, std::move(key), std::move(value), ttl, dl);
     }
 
     auto multi_set(std::vector<std::pair<std::string, std::string>> items, expiry ttl,
@@ -404,14 +398,7 @@ public:
     }
 
     auto add(std::string key, std::string value, expiry ttl, deadline dl) -> task<void> override {
-        auto exptime = expiration(ttl);
-        auto work = [this, key = std::move(key), value = std::move(value), exptime,
-                     dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            write(mc, store_op::add, k, value, exptime);
-            return done{};
-        };
-        co_await run<done>(dl, std::move(work));
+        return write_one(store_op::add, std::move(key), std::move(value), ttl, dl);
     }
 
     auto remove(std::string key, deadline dl) -> task<std::size_t> override {
@@ -560,6 +547,18 @@ public:
     }
 
 private:
+    auto write_one(store_op op, std::string key, std::string value, expiry ttl, deadline dl)
+        -> task<void> {
+        auto exptime = expiration(ttl);
+        auto work = [this, op, key = std::move(key), value = std::move(value), exptime,
+                     dl](memcached_st* mc) mutable {
+            auto k = resolve(mc, std::move(key), dl);
+            write(mc, op, k, value, exptime);
+            return done{};
+        };
+        co_await run<done>(dl, std::move(work));
+    }
+
     template <class T, class Fn>
     auto run(deadline dl, Fn fn) -> task<T> {
         return pool_->async_run<T>(dl, std::move(fn), ex_, asio::use_awaitable);
@@ -894,9 +893,6 @@ auto memcached_backend_from_config(asio::any_io_executor ex, backend_config conf
         throw_error(errc::invalid_config, "memcached: URL path not supported: " +
                                               config.redacted());
     }
-    if (auto v = config.take_bool("binary")) {
-        o.binary_protocol = *v;
-    }
     auto threads = config.take_size("threads");
     if (auto pool = config.take_size("pool_size")) {
         if (threads && *threads != *pool) {
@@ -904,27 +900,19 @@ auto memcached_backend_from_config(asio::any_io_executor ex, backend_config conf
         }
         threads = pool;
     }
-    if (threads) {
-        o.threads = *threads;
-    }
-    if (auto v = config.take_size("max_queue")) {
-        o.max_queue = *v;
-    }
-    if (auto v = config.take_duration("connect_timeout")) {
-        o.connect_timeout = *v;
-    }
-    if (auto v = config.take_duration("io_timeout")) {
-        o.io_timeout = *v;
-    }
-    if (auto v = config.take_duration("retry_timeout")) {
-        o.retry_timeout = *v;
-    }
-    if (auto v = config.take_bool("namespace_generations")) {
-        o.namespace_generations = *v;
-    }
-    if (auto v = config.take_size("item_size_max")) {
-        o.item_size_max = *v;
-    }
+    auto take = [](auto& field, auto value) {
+        if (value) {
+            field = static_cast<std::remove_reference_t<decltype(field)>>(*value);
+        }
+    };
+    take(o.binary_protocol, config.take_bool("binary"));
+    take(o.threads, threads);
+    take(o.max_queue, config.take_size("max_queue"));
+    take(o.connect_timeout, config.take_duration("connect_timeout"));
+    take(o.io_timeout, config.take_duration("io_timeout"));
+    take(o.retry_timeout, config.take_duration("retry_timeout"));
+    take(o.namespace_generations, config.take_bool("namespace_generations"));
+    take(o.item_size_max, config.take_size("item_size_max"));
     config.reject_unknown();
     return make_memcached_backend(std::move(ex), std::move(o));
 }
