@@ -18,16 +18,11 @@
 #include "local_server.hpp"
 #include "process.hpp"
 #include "run_coro.hpp"
+#include "server_kinds.hpp"
 
 #ifndef ASIOCACHE_INTEROP_DIR
 #error "ASIOCACHE_INTEROP_DIR must name tests/interop"
 #endif
-
-namespace asiocache::test {
-void PrintTo(local_server::kind k, std::ostream* os) {
-    *os << (k == local_server::kind::redis ? "redis" : "memcached");
-}
-}  // namespace asiocache::test
 
 namespace {
 
@@ -71,8 +66,7 @@ auto ttl_of(json const& c) -> std::optional<std::chrono::milliseconds> {
 class interop_test : public ::testing::TestWithParam<local_server::kind> {
 protected:
     void SetUp() override {
-        auto all = asiocache::backends::builtin_schemes();
-        if (std::find(all.begin(), all.end(), backend()) == all.end()) {
+        if (!asiocache::test::backend_built(backend())) {
             GTEST_SKIP() << backend() << " backend not in this build";
         }
         if (!python_has_clients()) {
@@ -89,7 +83,9 @@ protected:
     }
 
     [[nodiscard]] auto redis() const -> bool { return GetParam() == local_server::kind::redis; }
-    [[nodiscard]] auto backend() const -> std::string { return redis() ? "redis" : "memcached"; }
+    [[nodiscard]] auto backend() const -> std::string {
+        return asiocache::test::kind_name(GetParam());
+    }
 
     // The cache a case is read or written through: its namespace and serializer.
     auto cache_for(json const& c) -> asiocache::cache {
@@ -183,12 +179,7 @@ TEST_P(interop_test, peer_catches_a_wrong_value) {
     EXPECT_NE(r.out.find("something else"), std::string::npos) << r.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(servers, interop_test,
-                         ::testing::Values(local_server::kind::redis,
-                                           local_server::kind::memcached),
-                         [](auto const& param_info) {
-                             return param_info.param == local_server::kind::redis ? "redis"
-                                                                                  : "memcached";
-                         });
+INSTANTIATE_TEST_SUITE_P(servers, interop_test, asiocache::test::both_server_kinds(),
+                         asiocache::test::kind_param_name{});
 
 }  // namespace
