@@ -22,6 +22,17 @@ auto join(std::vector<std::string> const& names) -> std::string {
     return out.empty() ? "none" : out;
 }
 
+// The keys of a name-keyed map, in order.
+template <class Map>
+auto names_of(Map const& m) -> std::vector<std::string> {
+    std::vector<std::string> out;
+    out.reserve(m.size());
+    for (auto const& entry : m) {
+        out.push_back(entry.first);
+    }
+    return out;
+}
+
 auto is_builtin_scheme(std::string_view s) -> bool {
     return s == "memory" || s == "redis" || s == "redis+unix" || s == "memcached";
 }
@@ -106,20 +117,12 @@ auto registry::has_backend(std::string_view scheme) const -> bool {
 
 auto registry::schemes() const -> std::vector<std::string> {
     std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (auto const& [name, f] : factories_) {
-        out.push_back(name);
-    }
-    return out;
+    return names_of(factories_);
 }
 
 auto registry::factory_locked(std::string_view scheme) const -> backend_factory {
     if (auto it = factories_.find(scheme); it != factories_.end()) {
         return it->second;
-    }
-    std::vector<std::string> known;
-    for (auto const& [name, f] : factories_) {
-        known.push_back(name);
     }
     if (is_builtin_scheme(scheme)) {
         throw_error(errc::unknown_backend,
@@ -131,7 +134,7 @@ auto registry::factory_locked(std::string_view scheme) const -> backend_factory 
     throw_error(errc::unknown_backend,
                 fmt::format("no backend registered for scheme '{}' (registered: {}); add one "
                             "with registry::register_backend",
-                            scheme, join(known)));
+                            scheme, join(names_of(factories_))));
 }
 
 auto registry::make_backend(backend_config cfg) const -> std::shared_ptr<backend> {
@@ -192,11 +195,7 @@ auto registry::contains(std::string_view alias) const -> bool {
 
 auto registry::aliases() const -> std::vector<std::string> {
     std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (auto const& [name, e] : aliases_) {
-        out.push_back(name);
-    }
-    return out;
+    return names_of(aliases_);
 }
 
 auto registry::find_locked(std::string_view alias) const -> entry const& {
@@ -208,15 +207,11 @@ auto registry::find_locked(std::string_view alias) const -> entry const& {
 }
 
 void registry::throw_unknown_alias_locked(std::string_view alias) const {
-    std::vector<std::string> known;
-    for (auto const& [name, e] : aliases_) {
-        known.push_back(name);
-    }
     auto hint = alias == "default" ? "; add a 'default' entry, load a config file "
                                      "(ASIOCACHE_CONFIG) or set ASIOCACHE_URL"
                                    : "";
-    throw_error(errc::unknown_alias,
-                fmt::format("no cache named '{}' (configured: {}){}", alias, join(known), hint));
+    throw_error(errc::unknown_alias, fmt::format("no cache named '{}' (configured: {}){}", alias,
+                                                 join(names_of(aliases_)), hint));
 }
 
 auto registry::config(std::string_view alias) const -> cache_config {

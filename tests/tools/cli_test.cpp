@@ -15,17 +15,11 @@
 #include "asiocache/backends/builtin.hpp"
 #include "local_server.hpp"
 #include "process.hpp"
+#include "server_kinds.hpp"
 
 #ifndef ASIOCACHE_CLI_BIN
 #error "ASIOCACHE_CLI_BIN must name the asiocache binary"
 #endif
-
-namespace asiocache::test {
-// Names the server kind in test names and messages.
-void PrintTo(local_server::kind k, std::ostream* os) {
-    *os << (k == local_server::kind::redis ? "redis" : "memcached");
-}
-}  // namespace asiocache::test
 
 namespace {
 
@@ -46,11 +40,6 @@ auto describe(process_result const& r) -> std::string {
 
 auto contains(std::string const& text, std::string_view part) -> bool {
     return text.find(part) != std::string::npos;
-}
-
-auto built(std::string_view scheme) -> bool {
-    auto all = asiocache::backends::builtin_schemes();
-    return std::find(all.begin(), all.end(), scheme) != all.end();
 }
 
 // Every byte value, NULs and newlines included: what must survive a round trip.
@@ -180,7 +169,7 @@ class server_cli_test : public ::testing::TestWithParam<local_server::kind> {
 protected:
     void SetUp() override {
         bool redis = GetParam() == local_server::kind::redis;
-        if (!built(redis ? "redis" : "memcached")) {
+        if (!asiocache::test::backend_built(redis ? "redis" : "memcached")) {
             GTEST_SKIP() << (redis ? "redis" : "memcached") << " backend not in this build";
         }
         if (redis) {
@@ -393,12 +382,7 @@ TEST_P(server_cli_test, raw_passes_commands_through) {
     EXPECT_EQ(nlohmann::json::parse(json.out), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(servers, server_cli_test,
-                         ::testing::Values(local_server::kind::redis,
-                                           local_server::kind::memcached),
-                         [](auto const& param_info) {
-                             return param_info.param == local_server::kind::redis ? "redis"
-                                                                                  : "memcached";
-                         });
+INSTANTIATE_TEST_SUITE_P(servers, server_cli_test, asiocache::test::both_server_kinds(),
+                         asiocache::test::kind_param_name{});
 
 }  // namespace
