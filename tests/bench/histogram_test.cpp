@@ -110,7 +110,7 @@ TEST(histogram_test, merging_equals_recording_everything_in_one) {
 
 TEST(zipf_test, frequencies_follow_zipfs_law) {
     constexpr std::uint64_t n = 100;
-    constexpr int samples = 400000;
+    constexpr int samples = 200000;
     for (double s : {0.99, 1.0, 1.5}) {
         zipf_distribution z(n, s);
         rng r(11);
@@ -130,7 +130,7 @@ TEST(zipf_test, frequencies_follow_zipfs_law) {
             double const got = counts[k] / static_cast<double>(samples);
             total_variation += std::abs(got - expected) / 2;
             if (k < 5) {
-                EXPECT_NEAR(got, expected, expected * 0.03) << "s=" << s << " rank " << k;
+                EXPECT_NEAR(got, expected, expected * 0.05) << "s=" << s << " rank " << k;
             }
         }
         EXPECT_LT(total_variation, 0.01) << "s=" << s;

@@ -105,6 +105,26 @@ auto parse_url_parts(std::string_view url, std::uint16_t default_port) -> url_pa
     return u;
 }
 
+/// The URL's parts, with the hosts replaced by `override_hosts` when given.
+auto baseline_target(std::string const& url, std::string const& override_hosts,
+                     std::uint16_t default_port) -> url_parts {
+    auto u = parse_url_parts(url, default_port);
+    if (!override_hosts.empty()) {
+        u.hosts = parse_hosts(override_hosts, default_port);
+    }
+    return u;
+}
+
+auto baseline_result(std::string const& url, char const* target, std::size_t threads,
+                     std::size_t concurrency) -> bench_result {
+    bench_result r;
+    r.url = url;
+    r.target = target;
+    r.threads = threads;
+    r.concurrency = concurrency;
+    return r;
+}
+
 auto nanos(clock::duration d) -> std::uint64_t {
     return static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
@@ -141,13 +161,21 @@ struct redis_free {
 using redis_ptr = std::unique_ptr<redisContext, redis_free>;
 using reply_ptr = std::unique_ptr<redisReply, redis_free>;
 
-auto redis_command(redisContext* c, std::vector<std::string_view> const& args) -> reply_ptr {
-    std::vector<char const*> argv;
-    std::vector<std::size_t> lens;
+/// Fills `argv`/`lens` (reused, so a pipelined loop does not allocate) from `args`.
+void to_argv(std::vector<std::string_view> const& args, std::vector<char const*>& argv,
+             std::vector<std::size_t>& lens) {
+    argv.clear();
+    lens.clear();
     for (auto a : args) {
         argv.push_back(a.data());
         lens.push_back(a.size());
     }
+}
+
+auto redis_command(redisContext* c, std::vector<std::string_view> const& args) -> reply_ptr {
+    std::vector<char const*> argv;
+    std::vector<std::size_t> lens;
+    to_argv(args, argv, lens);
     return reply_ptr(static_cast<redisReply*>(
         redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
 }
@@ -179,26 +207,14 @@ auto redis_connect(url_parts const& u) -> redis_ptr {
 
 void append(redisContext* c, std::vector<std::string_view> const& args,
             std::vector<char const*>& argv, std::vector<std::size_t>& lens) {
-    argv.clear();
-    lens.clear();
-    for (auto a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-    }
+    to_argv(args, argv, lens);
     redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
 }
 
 auto run_redis_baseline(std::string const& url, bench_options const& o, baseline_options const& b)
     -> bench_result {
-    bench_result r;
-    r.url = url;
-    r.target = "raw hiredis pipelined";
-    r.threads = o.threads;
-    r.concurrency = o.concurrency;
-    auto u = parse_url_parts(url, 6379);
-    if (!b.redis.empty()) {
-        u.hosts = parse_hosts(b.redis, 6379);
-    }
+    auto r = baseline_result(url, "raw hiredis pipelined", o.threads, o.concurrency);
+    auto const u = baseline_target(url, b.redis, 6379);
     workload const w(o);
     std::size_t const per_thread = std::max<std::size_t>(1, o.concurrency / o.threads);
     r.note = fmt::format("{} connection(s), {} commands appended then read per batch",
@@ -380,15 +396,8 @@ auto memcached_errc(memcached_return_t rc) -> errc {
 
 auto run_memcached_baseline(std::string const& url, bench_options const& o,
                             baseline_options const& b) -> bench_result {
-    bench_result r;
-    r.url = url;
-    r.target = "raw libmemcached sync";
-    r.threads = o.threads;
-    r.concurrency = o.threads;
-    auto u = parse_url_parts(url, 11211);
-    if (!b.memcached.empty()) {
-        u.hosts = parse_hosts(b.memcached, 11211);
-    }
+    auto r = baseline_result(url, "raw libmemcached sync", o.threads, o.threads);
+    auto const u = baseline_target(url, b.memcached, 11211);
     r.note = fmt::format("{} thread(s), each one blocking call at a time on its own handle{}",
                          o.threads, u.binary ? ", binary protocol" : "");
     workload const w(o);

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -26,14 +28,18 @@ auto have(char const* tool) -> bool {
     return std::system(fmt::format("command -v {} >/dev/null 2>&1", tool).c_str()) == 0;
 }
 
-/// Escapes a label for a single-quoted gnuplot string; enhanced-text specials are escaped too.
-auto gp_label(std::string const& s) -> std::string {
+/// Escapes text for a gnuplot string in enhanced mode. In a single-quoted string a backslash
+/// is literal, so `\_` reaches the enhanced-text parser as an escaped `_`; in a double-quoted
+/// string the backslash itself must be doubled.
+auto gp_text(std::string const& s, bool double_quoted) -> std::string {
     std::string out;
     for (char c : s) {
-        if (c == '\'') {
+        if (c == '\'' && !double_quoted) {
             out += "''";
+        } else if (c == '"' && double_quoted) {
+            out += "\\\"";
         } else if (c == '_' || c == '^' || c == '@' || c == '&' || c == '{' || c == '}') {
-            out += "\\\\";
+            out += double_quoted ? "\\\\" : "\\";
             out += c;
         } else {
             out += c;
@@ -41,6 +47,7 @@ auto gp_label(std::string const& s) -> std::string {
     }
     return out;
 }
+auto gp_label(std::string const& s) -> std::string { return gp_text(s, false); }
 
 auto workload_line(bench_options const& o) -> std::string {
     auto const values = o.value_size_min == o.value_size_max
@@ -93,12 +100,14 @@ auto throughput_script(bench_report const& r) -> std::string {
     }
     s += fmt::format(
         "set title \"Throughput against concurrency (higher is better)\\n{{/*0.75 {}}}\"\n",
-        gp_label(workload_line(r.options)));
+        gp_text(workload_line(r.options), true));
     s += "set xlabel 'concurrency: operations in flight (log scale)'\n"
          "set ylabel 'throughput: operations per second (log scale)'\n"
          "set logscale xy\n"
          "set format y '%.0s%c'\n"
-         "set key outside bottom center horizontal maxcols 2 noopaque\n";
+         "set bmargin 8\n"
+         "set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 3 "
+         "noopaque font ',11'\n";
     s += fmt::format("set xtics ({})\n", xtics);
     s += fmt::format("set xrange [{}:{}]\n", static_cast<double>(lo) / 1.5,
                      static_cast<double>(hi) * 1.5);
@@ -117,14 +126,14 @@ auto throughput_script(bench_report const& r) -> std::string {
         if (!data.empty()) {
             s += fmt::format("$t{} << EOD\n{}EOD\n", u, data);
             plots.push_back(fmt::format(
-                "$t{} using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '{}' title '{}'", u, u,
+                "$t{} using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '{}' title '{}'", u,
                 colour(u), series_label(r, u, false)));
         }
         if (!base.empty()) {
             s += fmt::format("$b{} << EOD\n{}EOD\n", u, base);
             plots.push_back(fmt::format(
                 "$b{} using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '{}' title '{}'", u,
-                u, colour(u), series_label(r, u, true)));
+                colour(u), series_label(r, u, true)));
         }
     }
     if (plots.empty()) {
@@ -145,13 +154,38 @@ auto latency_script(bench_report const& r) -> std::string {
     s += fmt::format(
         "set multiplot layout 1,{} title \"Latency percentiles per backend (lower is better; "
         "dashed: raw client)\\n{{/*0.75 {}}}\"\n",
-        panels, gp_label(workload_line(r.options)));
+        panels, gp_text(workload_line(r.options), true));
+    // One y range for every panel, in whole decades, so that panels compare at a glance.
+    double lo = 1e300;
+    double hi = 0;
+    auto widen = [&](latency_summary const& l) {
+        if (l.count == 0) {
+            return;
+        }
+        lo = std::min(lo, std::max(1.0, static_cast<double>(l.p50)) / 1e3);
+        hi = std::max(hi, static_cast<double>(l.max) / 1e3);
+    };
+    for (auto const& row : r.points) {
+        for (auto const& p : row) {
+            if (p.result.ok) {
+                widen(p.result.latency);
+            }
+            if (p.baseline && p.baseline->ok) {
+                widen(p.baseline->latency);
+            }
+        }
+    }
+    if (hi > 0) {
+        s += fmt::format("set yrange [{}:{}]\n", std::pow(10.0, std::floor(std::log10(lo))),
+                         std::pow(10.0, std::ceil(std::log10(hi))));
+    }
     s += "set logscale y\n"
-         "set format y '%g'\n"
+         "set ytics ('10 ns' 0.01, '100 ns' 0.1, '1 µs' 1, '10 µs' 10, '100 µs' 100, "
+         "'1 ms' 1000, '10 ms' 10000, '100 ms' 100000, '1 s' 1e6, '10 s' 1e7)\n"
          "set xtics ('p50' 0, 'p90' 1, 'p99' 2, 'p99.9' 3, 'max' 4)\n"
          "set xrange [-0.3:4.3]\n"
          "set xlabel 'percentile'\n"
-         "set ylabel 'latency: microseconds (log scale)'\n"
+         "set ylabel 'latency (log scale)'\n"
          "set bmargin 9\n";
     bool any = false;
     for (std::size_t c = 0; c < panels; ++c) {
@@ -181,8 +215,8 @@ auto latency_script(bench_report const& r) -> std::string {
         }
         s += fmt::format("set title 'concurrency {}'\n", r.sweep[c]);
         // The legend goes under the first panel only: colours are the same in every panel.
-        s += c == 0 ? "set key at screen 0.02, screen 0.02 left bottom vertical maxrows 4 "
-                      "noopaque font ',11'\n"
+        s += c == 0 ? "set key at screen 0.02, screen 0.02 left bottom vertical Left reverse "
+                      "maxrows 4 noopaque font ',11'\n"
                     : "unset key\n";
         if (plots.empty()) {
             s += "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot NaN notitle\n"

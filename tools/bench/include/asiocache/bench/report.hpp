@@ -45,7 +45,8 @@ struct suite_options {
 
 /// Runs every URL one after another at each concurrency level (URLs inner, so that
 /// each level's figures are taken close together), each followed by its baseline if asked.
-/// A URL whose cache cannot be built is reported, and the others still run.
+/// A URL whose cache cannot be built is reported, and the others still run; its baseline
+/// still runs too.
 auto run_suite(bench_cache_factory const& factory, std::vector<std::string> const& urls,
                bench_options const& o, suite_options const& s) -> bench_report;
 
