@@ -148,11 +148,18 @@ void raw_set(benchmark::State& state, bool binary) {
 
 // --- The backend: `concurrency` coroutines on one io_context --------------------------------------
 
+// ASIOCACHE_BENCH_SPIN_US sets the backend's worker_spin (default 0, as the backend's).
+auto bench_spin() -> std::chrono::microseconds {
+    char const* v = std::getenv("ASIOCACHE_BENCH_SPIN_US");
+    return std::chrono::microseconds(v != nullptr ? std::atoi(v) : 0);
+}
+
 struct backend_bench {
     explicit backend_bench(bool binary) {
         asiocache::backends::memcached_options o;
         o.servers = {{server()->host(), server()->port()}};
         o.binary_protocol = binary;
+        o.worker_spin = bench_spin();
         backend = asiocache::backends::make_memcached_backend(io.get_executor(), o);
         raw_handle h(binary);
         preload(h.mc);

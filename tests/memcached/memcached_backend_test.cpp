@@ -137,7 +137,8 @@ TEST(memcached_config_test, factory_takes_known_parameters_and_rejects_unknown_o
                                              {"pool_size", "2"},
                                              {"connect_timeout", "250ms"},
                                              {"io_timeout", "1s"},
-                                             {"namespace_generations", "on"}}};
+                                             {"namespace_generations", "on"},
+                                             {"worker_spin_us", "20"}}};
     auto b = asiocache::backends::memcached_backend_from_config(io.get_executor(), cfg);
     EXPECT_TRUE(b->traits().supports_clear_namespace);
     EXPECT_TRUE(b->traits().enforces_deadlines);
@@ -307,6 +308,36 @@ TEST_F(memcached_backend_test, concurrent_gets_each_get_their_own_value) {
         io_.run_one_for(100ms);
     }
     EXPECT_EQ(finished, n);
+    EXPECT_EQ(wrong, 0);
+}
+
+TEST(memcached_spin_test, a_polling_worker_serves_sequential_and_concurrent_callers) {
+    asio::io_context io;
+    auto b = asiocache::test::fresh_memcached_backend(
+        io, {.threads = 2, .worker_spin = std::chrono::microseconds(200)});
+    if (!b) {
+        ASIOCACHE_SKIP_OR_FAIL("memcached not found");
+    }
+    for (int i = 0; i < 50; ++i) {  // one after another: the polling worker takes each
+        auto key = "spin" + std::to_string(i);
+        run(io, b->set(key, std::to_string(i), {}, soon()));
+        EXPECT_EQ(run(io, b->get(key, soon())), std::to_string(i));
+    }
+    int finished = 0;
+    int wrong = 0;
+    for (int i = 0; i < 100; ++i) {
+        asio::co_spawn(io, b->get("spin" + std::to_string(i % 50), soon()),
+                       [&, i](std::exception_ptr e, std::optional<std::string> v) {
+                           wrong += (e || v != std::to_string(i % 50)) ? 1 : 0;
+                           ++finished;
+                       });
+    }
+    io.restart();
+    auto const limit = std::chrono::steady_clock::now() + 10s;
+    while (finished < 100 && std::chrono::steady_clock::now() < limit) {
+        io.run_one_for(100ms);
+    }
+    EXPECT_EQ(finished, 100);
     EXPECT_EQ(wrong, 0);
 }
 

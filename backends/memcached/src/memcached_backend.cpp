@@ -336,7 +336,8 @@ public:
         pool_ = std::make_unique<worker_pool>(
             make_handles(opts_), detail::pool_limits{.max_queue = opts_.max_queue,
                                                      .connect_timeout = opts_.connect_timeout,
-                                                     .io_timeout = opts_.io_timeout});
+                                                     .io_timeout = opts_.io_timeout,
+                                                     .spin = opts_.worker_spin});
     }
 
     [[nodiscard]] auto traits() const noexcept -> backend_traits const& override {
@@ -913,6 +914,9 @@ auto memcached_backend_from_config(asio::any_io_executor ex, backend_config conf
     take(o.retry_timeout, config.take_duration("retry_timeout"));
     take(o.namespace_generations, config.take_bool("namespace_generations"));
     take(o.item_size_max, config.take_size("item_size_max"));
+    if (auto us = config.take_size("worker_spin_us")) {
+        o.worker_spin = std::chrono::microseconds(static_cast<std::int64_t>(*us));
+    }
     config.reject_unknown();
     return make_memcached_backend(std::move(ex), std::move(o));
 }

@@ -12,9 +12,6 @@ namespace {
 // parks after this many empty ticks in a row, so an idle backend costs no wake-ups.
 constexpr auto watchdog_tick = std::chrono::milliseconds(5);
 constexpr int watchdog_idle_ticks = 200;
-// How long one idle worker keeps polling the queue before it sleeps: a caller issuing
-// operations one after another then finds a worker awake instead of paying a futex wake-up.
-constexpr auto spin_window = std::chrono::microseconds(50);
 // Most gets that share one multi-get.
 constexpr std::size_t max_batch = 100;
 
@@ -109,7 +106,8 @@ void worker_pool::worker_loop(std::size_t index) {
     std::size_t seen_epoch = 0;
     std::unique_lock lock(mutex_);
     for (;;) {
-        if (queue_.empty() && !stop_ && !spinning_ && seen_epoch == epoch_) {
+        if (limits_.spin.count() > 0 && queue_.empty() && !stop_ && !spinning_ &&
+            seen_epoch == epoch_) {
             spin_for_work(lock);
         }
         work_cv_.wait(lock, [&] { return stop_ || !queue_.empty() || seen_epoch != epoch_; });
@@ -183,7 +181,7 @@ auto worker_pool::take_batch() -> std::vector<std::shared_ptr<pool_job>> {
 void worker_pool::spin_for_work(std::unique_lock<std::mutex>& lock) {
     spinning_ = true;
     lock.unlock();
-    auto const until = clock::now() + spin_window;
+    auto const until = clock::now() + limits_.spin;
     while (queued_.load(std::memory_order_relaxed) == 0 && clock::now() < until) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();

@@ -95,6 +95,8 @@ struct pool_limits {
     std::size_t max_queue = 4096;
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds io_timeout{1000};
+    /// How long one idle worker polls the queue before it sleeps (0: never polls).
+    std::chrono::microseconds spin{0};
 };
 
 /// A batchable `Fn` for `async_run<std::optional<std::string>>`: it names its key and can fetch

@@ -57,6 +57,10 @@ struct memcached_options {
     /// The servers' item size limit in bytes (memcached `-I`). 0 (default): ask the servers
     /// (`stats settings`, the smallest `item_size_max`) on first use, 1 MiB if none answers.
     std::size_t item_size_max = 0;
+    /// How long one idle worker keeps polling for the next request before it sleeps. It saves
+    /// a thread wake-up per operation when a caller issues them one after another, for up to
+    /// this much CPU per operation; worth it only with a spare core. Default 0: never polls.
+    std::chrono::microseconds worker_spin{0};
 };
 
 /// Creates a memcached backend whose operations complete on the caller's executor (`ex` is
@@ -86,7 +90,7 @@ auto make_memcached_backend(boost::asio::any_io_executor ex, memcached_options o
 ///
 /// Parameters: `binary` (bool), `threads` or `pool_size` (count), `max_queue` (count),
 /// `connect_timeout`, `io_timeout`, `retry_timeout` (durations), `namespace_generations`
-/// (bool), `item_size_max` (size, e.g. `2m`). Any other parameter is an `errc::invalid_config`
+/// (bool), `item_size_max` (size, e.g. `2m`), `worker_spin_us` (microseconds). Any other parameter is an `errc::invalid_config`
 /// error. No endpoint means 127.0.0.1:11211.
 auto memcached_backend_from_config(boost::asio::any_io_executor ex, backend_config config)
     -> std::shared_ptr<backend>;
