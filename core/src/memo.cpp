@@ -28,7 +28,14 @@ auto memo_base::full_key(std::string_view part) const -> std::string {
     return key;
 }
 
-void memo_base::cache_failed(std::exception_ptr const& error, std::string_view key) {
+auto memo_base::key_head() const -> std::string {
+    std::string key;
+    key.reserve(prefix_.size() + 48);
+    key.append(prefix_).push_back(':');
+    return key;
+}
+
+auto memo_base::cache_failed(std::exception_ptr const& error, std::string_view key) -> bool {
     boost::system::error_code code;
     try {
         std::rethrow_exception(error);
@@ -48,6 +55,7 @@ void memo_base::cache_failed(std::exception_ptr const& error, std::string_view k
     if (on_cache_error_) {
         on_cache_error_(code, key);
     }
+    return code == errc::serialization_failed;
 }
 
 auto memo_base::stats() const noexcept -> memo_stats {

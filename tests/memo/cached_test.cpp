@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `cached`: keys, TTLs, per-call switches, negative results, invalidate/refresh, fail-open.
+// `cached`: keys, TTLs, per-call switches, negative results, invalidate/refresh, on the memory
+// backend with a manual clock; fail-open on the scripted backend, which injects faults.
 #include "memo_support.hpp"
 #include "scripted_backend.hpp"
 
@@ -15,9 +16,12 @@ using namespace std::chrono_literals;
 using asiocache::cache;
 using asiocache::cached;
 using asiocache::errc;
+using asiocache::expiry;
 using asiocache::op;
 using asiocache::task;
 using asiocache::test::make_fetch;
+using asiocache::test::manual_clock;
+using asiocache::test::raw_bytes;
 using asiocache::test::run;
 using asiocache::test::run_error;
 using asiocache::test::scripted_backend;
@@ -29,15 +33,20 @@ struct client {
 
 class cached_test : public ::testing::Test {
 protected:
+    auto ttl_of(std::string key) -> std::optional<expiry> {
+        return run(io_, cache_.ttl(std::move(key)));
+    }
+
     boost::asio::io_context io_;
-    std::shared_ptr<scripted_backend> backend_ = std::make_shared<scripted_backend>();
+    std::shared_ptr<manual_clock> clock_ = std::make_shared<manual_clock>();
+    std::shared_ptr<asiocache::backend> backend_ = asiocache::test::memory_on(clock_);
     cache cache_{backend_, {.ns = "t"}};
     std::shared_ptr<upstream_state> up_ = std::make_shared<upstream_state>();
 };
 
 // ----- keys
 
-TEST(memo_key_test, default_key_is_prefix_and_every_argument) {
+TEST(memo_key_test, default_key_is_every_argument_formatted) {
     EXPECT_EQ(asiocache::format_key_args(std::string("C1"), 42, std::string("1700.5")),
               "C1:42:1700.5");
     EXPECT_EQ(asiocache::format_key_args(), "");
@@ -73,7 +82,7 @@ TEST_F(cached_test, key_is_prefix_then_arguments_then_namespaced_by_the_cache) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "replies", .ttl = 60s});
     EXPECT_EQ(memo.key("C1", "17.1"), "replies:C1:17.1");
     run(io_, memo("C1", "17.1"));
-    EXPECT_EQ(backend_->last_key(), "t:replies:C1:17.1");
+    EXPECT_EQ(raw_bytes(io_, *backend_, "t:replies:C1:17.1"), "\"C1/17.1#1\"");
 }
 
 TEST_F(cached_test, key_builder_leaves_out_the_client) {
@@ -93,6 +102,17 @@ TEST_F(cached_test, key_builder_leaves_out_the_client) {
     EXPECT_EQ(memo.key(nullptr, "C1", "ts"), "replies:C1:ts");
 }
 
+TEST_F(cached_test, noself_key_builder_for_a_method_style_function) {
+    auto fetch = [up = up_](client self, std::string ch) -> task<std::string> {
+        ++up->calls;
+        co_return ch + std::to_string(self.id);
+    };
+    auto memo = cached(cache_, fetch, {.key_prefix = "m", .key_builder = asiocache::noself()});
+    EXPECT_EQ(run(io_, memo(client{1}, "C1")), "C11");
+    EXPECT_EQ(run(io_, memo(client{2}, "C1")), "C11");
+    EXPECT_EQ(memo.key(client{3}, "C1"), "m:C1");
+}
+
 TEST_F(cached_test, empty_key_prefix_is_rejected) {
     try {
         auto memo = cached(cache_, make_fetch(up_), {.ttl = 1s});
@@ -104,7 +124,7 @@ TEST_F(cached_test, empty_key_prefix_is_rejected) {
 
 // ----- hits, TTLs, switches
 
-TEST_F(cached_test, second_call_is_served_from_the_cache) {
+TEST_F(cached_test, second_call_is_served_from_the_cache_until_the_ttl_passes) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
     auto a = run(io_, memo("C1", "1"));
     auto b = run(io_, memo("C1", "1"));
@@ -117,23 +137,27 @@ TEST_F(cached_test, second_call_is_served_from_the_cache) {
     EXPECT_EQ(s.hits, 1U);
     EXPECT_EQ(s.misses, 2U);
     EXPECT_EQ(s.upstream_calls, 2U);
-    EXPECT_EQ(backend_->last_ttl().duration(), 60s);
+    EXPECT_EQ(ttl_of("r:C1:1"), expiry(60s));
+    clock_->advance(59s);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    clock_->advance(2s);
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#3");
 }
 
 TEST_F(cached_test, no_ttl_means_the_cache_default) {
     cache c{backend_, {.ttl = 30s}};
     auto memo = cached(c, make_fetch(up_), {.key_prefix = "r"});
     run(io_, memo("C1", "1"));
-    EXPECT_EQ(backend_->last_ttl().duration(), 30s);
+    EXPECT_EQ(run(io_, c.ttl("r:C1:1")), expiry(30s));
 }
 
 TEST_F(cached_test, ttl_can_be_computed_from_the_result) {
     auto memo = cached(cache_, make_fetch(up_),
                        {.key_prefix = "r", .ttl = 60s, .ttl_for = [](std::string const& v) {
-                            return asiocache::expiry(std::chrono::seconds(v.size()));
+                            return expiry(std::chrono::seconds(v.size()));
                         }});
     run(io_, memo("C1", "1"));  // "C1/1#1"
-    EXPECT_EQ(backend_->last_ttl().duration(), 6s);
+    EXPECT_EQ(ttl_of("r:C1:1"), expiry(6s));
 }
 
 TEST_F(cached_test, skip_cache_returns_without_storing) {
@@ -144,9 +168,9 @@ TEST_F(cached_test, skip_cache_returns_without_storing) {
     run(io_, memo("C1", "1"));
     run(io_, memo("C1", "1"));
     EXPECT_EQ(up_->calls, 2);
-    EXPECT_EQ(backend_->calls(op::set), 0);
+    EXPECT_FALSE(run(io_, cache_.exists("r:C1:1")));
     run(io_, memo("C2", "1"));
-    EXPECT_EQ(backend_->calls(op::set), 1);
+    EXPECT_TRUE(run(io_, cache_.exists("r:C2:1")));
 }
 
 TEST_F(cached_test, cache_read_false_calls_again_and_stores) {
@@ -161,7 +185,7 @@ TEST_F(cached_test, cache_read_false_calls_again_and_stores) {
 TEST_F(cached_test, cache_write_false_does_not_store) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     run(io_, memo.call_with({.cache_write = false}, "C1", "1"));
-    EXPECT_EQ(backend_->calls(op::set), 0);
+    EXPECT_FALSE(run(io_, cache_.exists("r:C1:1")));
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
 }
 
@@ -179,14 +203,22 @@ TEST_F(cached_test, exceptions_are_returned_and_never_cached) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     up_->fail = true;
     EXPECT_THROW(run(io_, memo("C1", "1")), std::runtime_error);
-    EXPECT_EQ(backend_->calls(op::set), 0);
+    EXPECT_FALSE(run(io_, cache_.exists("r:C1:1")));
     up_->fail = false;
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
 }
 
+TEST_F(cached_test, copies_share_the_cache_and_the_counters) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    auto copy = memo;
+    run(io_, memo("C1", "1"));
+    EXPECT_EQ(run(io_, copy("C1", "1")), "C1/1#1");
+    EXPECT_EQ(memo.stats().hits, 1U);
+}
+
 // ----- negative results
 
-TEST_F(cached_test, empty_optional_is_cached_and_served_as_a_hit) {
+TEST_F(cached_test, empty_optional_is_cached_and_served_as_a_hit_with_its_own_ttl) {
     auto lookup = [up = up_](int id) -> task<std::optional<std::string>> {
         ++up->calls;
         if (id == 0) {
@@ -196,13 +228,29 @@ TEST_F(cached_test, empty_optional_is_cached_and_served_as_a_hit) {
     };
     auto memo = cached(cache_, lookup, {.key_prefix = "user", .ttl = 60s, .negative_ttl = 5s});
     EXPECT_EQ(run(io_, memo(0)), std::nullopt);
-    EXPECT_EQ(backend_->last_ttl().duration(), 5s);
-    EXPECT_EQ(backend_->stored("t:user:0"), "null");
+    EXPECT_EQ(raw_bytes(io_, *backend_, "t:user:0"), "null");
+    EXPECT_EQ(ttl_of("user:0"), expiry(5s));
     EXPECT_EQ(run(io_, memo(0)), std::nullopt);
     EXPECT_EQ(up_->calls, 1);
     EXPECT_EQ(memo.stats().hits, 1U);
     EXPECT_EQ(run(io_, memo(3)), "user3");
-    EXPECT_EQ(backend_->last_ttl().duration(), 60s);
+    EXPECT_EQ(ttl_of("user:3"), expiry(60s));
+    clock_->advance(6s);
+    EXPECT_EQ(run(io_, memo(0)), std::nullopt);  // the negative entry expired first
+    EXPECT_EQ(run(io_, memo(3)), "user3");
+    EXPECT_EQ(up_->calls, 3);
+}
+
+TEST_F(cached_test, empty_string_is_a_negative_result_too) {
+    auto lookup = [up = up_](int) -> task<std::string> {
+        ++up->calls;
+        co_return std::string();
+    };
+    auto memo = cached(cache_, lookup, {.key_prefix = "s", .ttl = 60s, .negative_ttl = 2s});
+    EXPECT_EQ(run(io_, memo(1)), "");
+    EXPECT_EQ(run(io_, memo(1)), "");
+    EXPECT_EQ(up_->calls, 1);
+    EXPECT_EQ(ttl_of("s:1"), expiry(2s));
 }
 
 TEST_F(cached_test, custom_negative_test_picks_its_ttl) {
@@ -214,12 +262,12 @@ TEST_F(cached_test, custom_negative_test_picks_its_ttl) {
                        {.key_prefix = "n", .ttl = 60s, .negative_ttl = 1s,
                         .is_negative = [](int const& v) { return v < 0; }});
     run(io_, memo(-1));
-    EXPECT_EQ(backend_->last_ttl().duration(), 1s);
+    EXPECT_EQ(ttl_of("n:-1"), expiry(1s));
     run(io_, memo(0));
-    EXPECT_EQ(backend_->last_ttl().duration(), 60s);
+    EXPECT_EQ(ttl_of("n:0"), expiry(60s));
 }
 
-// ----- fail-open
+// ----- fail-open, with injected faults
 
 struct error_plugin final : asiocache::plugin {
     void after(asiocache::op_result const& r) noexcept override {
@@ -232,7 +280,15 @@ struct error_plugin final : asiocache::plugin {
     boost::system::error_code last;
 };
 
-TEST_F(cached_test, failing_cache_still_returns_the_result_and_counts_it) {
+class fail_open_test : public ::testing::Test {
+protected:
+    boost::asio::io_context io_;
+    std::shared_ptr<scripted_backend> backend_ = std::make_shared<scripted_backend>();
+    cache cache_{backend_, {.ns = "t"}};
+    std::shared_ptr<upstream_state> up_ = std::make_shared<upstream_state>();
+};
+
+TEST_F(fail_open_test, failing_cache_still_returns_the_result_and_counts_it) {
     auto& plugin = cache_.add_plugin<error_plugin>();
     std::vector<boost::system::error_code> seen;
     auto memo = cached(cache_, make_fetch(up_),
@@ -254,16 +310,17 @@ TEST_F(cached_test, failing_cache_still_returns_the_result_and_counts_it) {
     backend_->fail_next(op::set, errc::backend_unavailable);
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
     EXPECT_EQ(memo.stats().cache_errors, 2U);
+    EXPECT_EQ(plugin.errors, 2);
 }
 
-TEST_F(cached_test, timed_out_cache_still_returns_the_result) {
+TEST_F(fail_open_test, timed_out_cache_still_returns_the_result) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .cache_timeout = 20ms});
     backend_->stall_next(op::get);
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
     EXPECT_EQ(memo.stats().cache_errors, 1U);
 }
 
-TEST_F(cached_test, fail_open_false_propagates_the_cache_error) {
+TEST_F(fail_open_test, fail_open_false_propagates_the_cache_error) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .fail_open = false});
     backend_->fail_next(op::get, errc::backend_unavailable);
     EXPECT_EQ(run_error(io_, memo("C1", "1")), errc::backend_unavailable);
@@ -273,19 +330,29 @@ TEST_F(cached_test, fail_open_false_propagates_the_cache_error) {
     EXPECT_EQ(memo.stats().cache_errors, 2U);
 }
 
-TEST_F(cached_test, corrupt_stored_value_is_recomputed_under_fail_open) {
+TEST_F(fail_open_test, corrupt_stored_value_is_recomputed_and_overwritten) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     backend_->put("t:r:C1:1", "{not json");
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
     EXPECT_EQ(memo.stats().cache_errors, 1U);
+    // Only the entry was bad, not the backend: the fresh result replaced it.
+    EXPECT_EQ(backend_->stored("t:r:C1:1"), "\"C1/1#1\"");
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    EXPECT_EQ(up_->calls, 1);
 }
 
-TEST_F(cached_test, fail_open_without_single_flight_behaves_the_same) {
+TEST_F(fail_open_test, fail_open_without_single_flight_behaves_the_same) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .single_flight = false});
     backend_->fail_next(op::get, errc::backend_unavailable);
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
-    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");  // the failed read skipped the write
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+}
+
+TEST_F(fail_open_test, invalidate_reports_cache_errors) {
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
+    backend_->fail_next(op::remove, errc::backend_unavailable);
+    EXPECT_EQ(run_error(io_, memo.invalidate("C1", "1")), errc::backend_unavailable);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // many concurrent callers to completion.
 
 #include "asiocache/asiocache.hpp"
+#include "asiocache/backends/memory.hpp"
+#include "manual_clock.hpp"
 #include "run_coro.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -24,6 +26,18 @@
 #include <vector>
 
 namespace asiocache::test {
+
+/// A memory backend whose TTLs run on `clock`.
+inline auto memory_on(std::shared_ptr<manual_clock> clock)
+    -> std::shared_ptr<backends::memory_backend> {
+    return backends::make_memory_backend({.time_source = std::move(clock)});
+}
+
+/// The stored bytes under `key`, read straight from the backend.
+inline auto raw_bytes(boost::asio::io_context& io, backend& b, std::string key)
+    -> std::optional<std::string> {
+    return run(io, b.get(std::move(key), deadline::never()));
+}
 
 /// What an upstream function did: how often it ran, and what the next runs should do.
 struct upstream_state {

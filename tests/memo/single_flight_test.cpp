@@ -149,16 +149,34 @@ TEST(flight_test, waiter_resumes_on_its_own_executor) {
 
 // ----- cached, one thread
 
-class single_flight_test : public ::testing::Test {
+auto param_name(::testing::TestParamInfo<std::string> const& p) -> std::string {
+    return p.param;
+}
+
+/// The backend under test: "memory" (answers at once, through the facade's `try_get`) or
+/// "scripted" (a coroutine per operation, as a network backend has).
+auto make_backend(std::string const& name) -> std::shared_ptr<asiocache::backend> {
+    if (name == "memory") {
+        return asiocache::test::memory_on(std::make_shared<asiocache::test::manual_clock>());
+    }
+    return std::make_shared<scripted_backend>();
+}
+
+class single_flight_test : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override { up_->delay = 20ms; }
+    auto stored(std::string key) -> bool { return run(io_, cache_.exists(std::move(key))); }
+
     asio::io_context io_;
-    std::shared_ptr<scripted_backend> backend_ = std::make_shared<scripted_backend>();
+    std::shared_ptr<asiocache::backend> backend_ = make_backend(GetParam());
     cache cache_{backend_, {.ns = "t"}};
     std::shared_ptr<upstream_state> up_ = std::make_shared<upstream_state>();
 };
 
-TEST_F(single_flight_test, hundred_concurrent_callers_make_one_upstream_call) {
+INSTANTIATE_TEST_SUITE_P(backends, single_flight_test, ::testing::Values("memory", "scripted"),
+                         param_name);
+
+TEST_P(single_flight_test, hundred_concurrent_callers_make_one_upstream_call) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
     auto out = spawn_callers<std::string>(io_.get_executor(), 100,
                                           [&](int) { return memo("C1", "1"); });
@@ -174,7 +192,7 @@ TEST_F(single_flight_test, hundred_concurrent_callers_make_one_upstream_call) {
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
 }
 
-TEST_F(single_flight_test, distinct_keys_do_not_share) {
+TEST_P(single_flight_test, distinct_keys_do_not_share) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     auto out = spawn_callers<std::string>(io_.get_executor(), 100, [&](int i) {
         return memo("C" + std::to_string(i % 5), "1");
@@ -183,7 +201,7 @@ TEST_F(single_flight_test, distinct_keys_do_not_share) {
     EXPECT_EQ(up_->calls, 5);
 }
 
-TEST_F(single_flight_test, exception_reaches_every_caller_and_is_not_cached) {
+TEST_P(single_flight_test, exception_reaches_every_caller_and_is_not_cached) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     up_->fail = true;
     auto out = spawn_callers<std::string>(io_.get_executor(), 100,
@@ -198,7 +216,7 @@ TEST_F(single_flight_test, exception_reaches_every_caller_and_is_not_cached) {
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
 }
 
-TEST_F(single_flight_test, cancelling_one_caller_cancels_neither_the_others_nor_the_call) {
+TEST_P(single_flight_test, cancelling_one_caller_cancels_neither_the_others_nor_the_call) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     asio::cancellation_signal signal;
     std::exception_ptr first_error;
@@ -223,7 +241,7 @@ TEST_F(single_flight_test, cancelling_one_caller_cancels_neither_the_others_nor_
     EXPECT_EQ(up_->calls, 1);
 }
 
-TEST_F(single_flight_test, call_goes_on_and_stores_when_every_caller_is_cancelled) {
+TEST_P(single_flight_test, call_goes_on_and_stores_when_every_caller_is_cancelled) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     asio::cancellation_signal signal;
     bool done = false;
@@ -236,12 +254,12 @@ TEST_F(single_flight_test, call_goes_on_and_stores_when_every_caller_is_cancelle
     io_.poll();
     signal.emit(asio::cancellation_type::terminal);
     run_until(io_, [&] { return done && memo.in_flight() == 0; });
-    EXPECT_TRUE(backend_->stored("t:r:C1:1").has_value());
+    EXPECT_TRUE(stored("r:C1:1"));
     EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
     EXPECT_EQ(up_->calls, 1);
 }
 
-TEST_F(single_flight_test, refresh_does_not_join_a_call_in_flight) {
+TEST_P(single_flight_test, refresh_does_not_join_a_call_in_flight) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r"});
     auto plain = spawn_callers<std::string>(io_.get_executor(), 1,
                                             [&](int) { return memo("C1", "1"); });
@@ -252,7 +270,7 @@ TEST_F(single_flight_test, refresh_does_not_join_a_call_in_flight) {
     EXPECT_EQ(up_->calls, 2);
 }
 
-TEST_F(single_flight_test, without_single_flight_every_caller_calls) {
+TEST_P(single_flight_test, without_single_flight_every_caller_calls) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .single_flight = false});
     auto out = spawn_callers<std::string>(io_.get_executor(), 10,
                                           [&](int) { return memo("C1", "1"); });
@@ -262,10 +280,14 @@ TEST_F(single_flight_test, without_single_flight_every_caller_calls) {
 
 // ----- cached, four threads
 
-TEST(single_flight_mt_test, four_threads_make_one_upstream_call_per_key) {
+class single_flight_mt_test : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(backends, single_flight_mt_test, ::testing::Values("memory", "scripted"),
+                         param_name);
+
+TEST_P(single_flight_mt_test, four_threads_make_one_upstream_call_per_key) {
     asio::io_context io(4);
-    auto backend = std::make_shared<scripted_backend>();
-    cache c{backend, {.ns = "mt"}};
+    cache c{make_backend(GetParam()), {.ns = "mt"}};
     auto up = std::make_shared<upstream_state>();
     up->delay = 5ms;
     auto memo = cached(c, make_fetch(up), {.key_prefix = "r"});

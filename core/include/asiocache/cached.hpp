@@ -52,13 +52,15 @@ namespace detail {
 /// leave out arguments fmt cannot format.
 template <class... Args>
 struct default_memo_key {
-    static_assert((key_formattable_v<Args> && ...),
-                  "asiocache::cached: the default key formats every argument with fmt, and at "
-                  "least one argument type cannot be formatted (or is a pointer, whose address "
-                  "is not a stable key). Specialize fmt::formatter for it, or set "
-                  "`.key_builder` to one that leaves it out, e.g. "
-                  "asiocache::key_from_args<1, 2>() or asiocache::noself().");
-    auto operator()(Args const&... args) const -> std::string { return format_key_args(args...); }
+    auto operator()(Args const&... args) const -> std::string {
+        static_assert((key_formattable_v<Args> && ...),
+                      "asiocache::cached: the default key formats every argument with fmt, and "
+                      "at least one argument type cannot be formatted (or is a pointer, whose "
+                      "address is not a stable key). Specialize fmt::formatter for it, or set "
+                      "`.key_builder` to one that leaves it out, e.g. "
+                      "asiocache::key_from_args<1, 2>() or asiocache::noself().");
+        return format_key_args(args...);
+    }
 };
 
 template <class T>
@@ -255,20 +257,35 @@ public:
         if (!opts_.is_negative) {
             opts_.is_negative = [](R const& r) { return default_is_negative(r); };
         }
+        // Naming the type does not instantiate its call operator, which holds the static_assert.
+        default_key_ = opts_.key_builder.template target<default_memo_key<Args...>>() != nullptr;
     }
 
+    /// `<key_prefix>:<part>`, built in one buffer. With the default key builder the arguments
+    /// are formatted straight into it rather than through the `std::function`.
     auto key_of(Args const&... args) const -> std::string {
-        return full_key(opts_.key_builder(args...));
+        if constexpr ((key_formattable_v<Args> && ...)) {
+            if (default_key_) {
+                std::string key = key_head();
+                append_key_args(key, args...);
+                return key;
+            }
+        }
+        std::string key = key_head();
+        key += opts_.key_builder(args...);
+        return key;
     }
 
     static auto call(std::shared_ptr<memo_state> self, memo_call how, Args... args) -> task<R> {
         auto key = self->key_of(args...);
         bool cache_ok = true;
+        bool error_seen = false;
         if (how.cache_read) {
             std::optional<R> hit;
             std::exception_ptr error;
             try {
-                hit = co_await self->cache_.template get<R>(key, self->call_);
+                // The key moves into the lookup (a hit needs it no more); a miss rebuilds it.
+                hit = co_await self->cache_.template get<R>(std::move(key), self->call_);
             } catch (...) {
                 error = std::current_exception();
             }
@@ -276,15 +293,18 @@ public:
                 bump(self->counters_.hits);
                 co_return std::move(*hit);
             }
+            key = self->key_of(args...);
             if (error) {
-                self->cache_failed(error, key);
-                cache_ok = false;
+                error_seen = true;
+                cache_ok = self->cache_failed(error, key);
             }
         }
         bump(self->counters_.misses);
         // Only plain calls share flights: a refresh or a no-write call runs on its own.
         if (how.cache_read && how.cache_write && self->opts_.single_flight) {
-            co_return co_await join(std::move(self), std::move(key), cache_ok, std::move(args)...);
+            bool clean_miss = cache_ok && !error_seen;
+            co_return co_await join(std::move(self), std::move(key), cache_ok, clean_miss,
+                                    std::move(args)...);
         }
         bool write = how.cache_write && cache_ok;
         co_return co_await self->compute(key, write, args...);
@@ -309,12 +329,12 @@ private:
     /// Joins the flight of `key`, starting it if there is none. The function runs in a
     /// coroutine of its own, so that no caller's cancellation reaches it.
     static auto join(std::shared_ptr<memo_state> self, std::string key, bool cache_ok,
-                     Args... args) -> task<R> {
+                     bool clean_miss, Args... args) -> task<R> {
         auto joined = self->flights_.join(key);
         auto f = std::move(joined.first);
         if (joined.second) {
             auto ex = co_await boost::asio::this_coro::executor;
-            auto work = lead(self, key, f, cache_ok, std::move(args)...);
+            auto work = lead(self, key, f, cache_ok, clean_miss, std::move(args)...);
             boost::asio::co_spawn(ex, std::move(work), boost::asio::detached);
         } else {
             bump(self->counters_.shared);
@@ -325,11 +345,12 @@ private:
 
     /// Runs the flight of `key` and completes it, with a value or the function's exception.
     static auto lead(std::shared_ptr<memo_state> self, std::string key,
-                     std::shared_ptr<flight<R>> f, bool cache_ok, Args... args) -> task<void> {
+                     std::shared_ptr<flight<R>> f, bool cache_ok, bool clean_miss, Args... args)
+        -> task<void> {
         std::shared_ptr<R const> value;
         std::exception_ptr error;
         try {
-            value = co_await self->produce(key, cache_ok, args...);
+            value = co_await self->produce(key, cache_ok, clean_miss, args...);
         } catch (...) {
             error = std::current_exception();
         }
@@ -350,16 +371,15 @@ private:
             error = std::current_exception();
         }
         if (error) {
-            cache_failed(error, key);
-            cache_ok = false;
+            cache_ok = cache_failed(error, key);
         }
         co_return hit;
     }
 
     /// The flight's work: a late look at the cache, then the function, under the lease if any.
-    auto produce(std::string const& key, bool cache_ok, Args&... args)
+    auto produce(std::string const& key, bool cache_ok, bool clean_miss, Args&... args)
         -> task<std::shared_ptr<R const>> {
-        if (cache_ok) {
+        if (clean_miss) {
             // A flight that ended between this caller's miss and the start of this one has
             // stored the value: look again rather than call the function twice.
             auto late = co_await read(key, cache_ok);
@@ -508,6 +528,7 @@ private:
 
     Fn const fn_;
     options_type opts_;
+    bool default_key_ = false;
 };
 
 }  // namespace detail

@@ -33,14 +33,19 @@ inline constexpr bool key_formattable_v =
     fmt::is_formattable<T>::value &&
     (!std::is_pointer_v<T> || std::is_same_v<std::remove_cv_t<std::remove_pointer_t<T>>, char>);
 
-/// Appends `text` with `\` and `:` escaped by a `\`, so that `:` stays a separator.
+/// Appends `text` with `\` and `:` escaped by a `\`, so that `:` stays a separator. Runs
+/// without either character are copied whole (the common case: one append).
 inline void append_escaped(std::string& out, std::string_view text) {
-    for (char ch : text) {
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char ch = text[i];
         if (ch == '\\' || ch == ':') {
+            out.append(text.data() + run, i - run);
             out.push_back('\\');
+            run = i;  // the special character starts the next run
         }
-        out.push_back(ch);
     }
+    out.append(text.data() + run, text.size() - run);
 }
 
 /// Appends one argument to a key: formatted with fmt, then escaped.

@@ -74,13 +74,18 @@ public:
 
     /// `<key_prefix>:<part>`, or `part` alone when there is no prefix.
     [[nodiscard]] auto full_key(std::string_view part) const -> std::string;
+    /// `<key_prefix>:` with room reserved for the arguments that follow.
+    [[nodiscard]] auto key_head() const -> std::string;
 
     /// Handles an exception thrown by a cache operation on `key`. Rethrows it unless fail-open
-    /// lets the call go on: then counts it, reports it to `on_cache_error`, and returns.
+    /// lets the call go on: then counts it, reports it to `on_cache_error`, and returns whether
+    /// the cache is still worth writing to: true when only the stored bytes were bad
+    /// (`serialization_failed`: the fresh result overwrites them), false when the backend
+    /// itself failed.
     ///
     /// Never swallowed: anything but `system_error`, a cancellation of the caller
     /// (`operation_aborted`), and configuration errors (`not_supported`, `invalid_argument`).
-    void cache_failed(std::exception_ptr const& error, std::string_view key);
+    auto cache_failed(std::exception_ptr const& error, std::string_view key) -> bool;
 
     [[nodiscard]] auto stats() const noexcept -> memo_stats;
 

@@ -179,8 +179,7 @@ private:
                 error = std::current_exception();
             }
             if (error) {
-                self->cache_failed(error, cache_keys.front());
-                cache_ok = false;
+                cache_ok = self->cache_failed(error, cache_keys.front());
                 found.assign(wanted.size(), std::nullopt);
             }
         }

@@ -60,6 +60,27 @@ struct op_result {
 /// Hooks run inline on the caller's thread, synchronously and possibly from several threads at
 /// once, so they must be cheap, thread-safe and must not throw. A plugin that needs to do I/O
 /// should hand the event to a queue of its own. Plugins are added before the cache is used.
+///
+/// `before` sees every operation as it starts; `after` sees it end, on every path (success,
+/// failure, timeout, cancellation), with its wall time and, for failures, the error. Operations
+/// the memoization layer makes (`cached`, the locks) go through the same facade, so plugins see
+/// them too, fail-open failures included; the one exception is the lease lock's release, a
+/// `backend::remove_if_equal` that has no `op` of its own. Built-ins: `plugins::timing`,
+/// `plugins::hit_miss`.
+///
+/// @code
+/// // Counts failed operations per kind; lock-free, so it may stay on a hot cache.
+/// struct error_counter final : asiocache::plugin {
+///     void after(asiocache::op_result const& e) noexcept override {
+///         if (e.error) {
+///             errors[static_cast<std::size_t>(e.operation)].fetch_add(1,
+///                                                                     std::memory_order_relaxed);
+///         }
+///     }
+///     std::array<std::atomic<std::uint64_t>, asiocache::op_count> errors{};
+/// };
+/// auto& counter = cache.add_plugin<error_counter>();
+/// @endcode
 class plugin {
 public:
     virtual ~plugin() = default;

@@ -58,8 +58,9 @@ public:
     /// Starts every figure again from zero. Not atomic with respect to concurrent operations.
     void reset() noexcept;
 
-    /// Histogram buckets per operation kind: 4 per power of two of nanoseconds.
-    static constexpr std::size_t buckets = 256;
+    /// Histogram buckets per operation kind: 4 for 0-3 ns, then 4 per power of two up to
+    /// 2^64 ns.
+    static constexpr std::size_t buckets = 252;
     /// The bucket holding a wall time of `ns` nanoseconds.
     static auto bucket_of(std::uint64_t ns) noexcept -> std::size_t;
     /// The smallest wall time, in nanoseconds, that falls in bucket `b`.
