@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 // asiocache URL COMMAND [ARGS...]: any cache operation on any backend, from a shell.
+#include "cli.hpp"
+
+#include "asiocache/backends/builtin.hpp"
+#include "asiocache/bench/command.hpp"
+
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <exception>
-
-#include "cli.hpp"
+#include <memory>
+#include <string>
+#include <string_view>
 
 namespace asiocache::cli {
 namespace {
@@ -159,8 +165,32 @@ auto run_cli(int argc, char** argv) -> int {
 }  // namespace
 }  // namespace asiocache::cli
 
+namespace {
+
+// `asiocache bench URL [URL...] [options]` takes URLs after the command, where every other
+// command takes one URL before it, so it is dispatched before the main parser sees it.
+auto run_bench(int argc, char** argv) -> int {
+    CLI::App app{"asiocache bench: measure caches under a workload, side by side",
+                 "asiocache bench"};
+    asiocache::bench::configure_bench_command(
+        app, [](std::string const& url, boost::asio::any_io_executor ex) {
+            return std::make_shared<asiocache::cache>(asiocache::make_cache(url, std::move(ex)));
+        });
+    try {
+        app.parse(argc, argv);
+    } catch (CLI::ParseError const& e) {
+        return app.exit(e) == 0 ? asiocache::cli::exit_ok : asiocache::cli::exit_usage;
+    }
+    return asiocache::cli::exit_ok;
+}
+
+}  // namespace
+
 auto main(int argc, char** argv) -> int {
     try {
+        if (argc > 1 && std::string_view(argv[1]) == "bench") {
+            return run_bench(argc - 1, argv + 1);
+        }
         return asiocache::cli::run_cli(argc, argv);
     } catch (std::exception const& e) {
         std::fprintf(stderr, "asiocache: %s\n", e.what());
