@@ -95,63 +95,59 @@ void preload(memcached_st* mc) {
     }
 }
 
+enum class op_kind { get, set };
+
 // --- Baseline: synchronous libmemcached, one connection -----------------------------------------
 
-void raw_get(benchmark::State& state, bool binary) {
+// `n` gets or sets of keys `first`, `first + 1`, ...; false if one missed or failed.
+auto raw_block(memcached_st* mc, op_kind kind, int first, int n, latencies& lat) -> bool {
+    bool ok = true;
+    for (int i = first; i < first + n; ++i) {
+        auto k = key_for(i);
+        auto t0 = steady::now();
+        if (kind == op_kind::get) {
+            std::size_t len = 0;
+            std::uint32_t flags = 0;
+            memcached_return_t rc{};
+            char* v = memcached_get(mc, k.data(), k.size(), &len, &flags, &rc);
+            ok = ok && v != nullptr && len == value.size();
+            std::free(v);  // NOLINT: libmemcached mallocs
+        } else {
+            ok = ok && memcached_set(mc, k.data(), k.size(), value.data(), value.size(), 0, 0) ==
+                           MEMCACHED_SUCCESS;
+        }
+        lat.add(steady::now() - t0);
+    }
+    return ok;
+}
+
+void raw_op(benchmark::State& state, op_kind kind, bool binary) {
     if (!have_server(state)) {
         return;
     }
     raw_handle h(binary);
     preload(h.mc);
     latencies lat;
-    int i = 0;
+    int first = 0;
     for (auto _ : state) {
-        for (int n = 0; n < ops_per_iteration; ++n) {
-            auto k = key_for(i++);
-            auto t0 = steady::now();
-            std::size_t len = 0;
-            std::uint32_t flags = 0;
-            memcached_return_t rc{};
-            char* v = memcached_get(h.mc, k.data(), k.size(), &len, &flags, &rc);
-            lat.add(steady::now() - t0);
-            if (v == nullptr || len != value.size()) {
-                state.SkipWithError("raw get missed");
-            }
-            std::free(v);  // NOLINT: libmemcached mallocs
+        if (!raw_block(h.mc, kind, first, ops_per_iteration, lat)) {
+            state.SkipWithError("raw operation failed");
         }
+        first += ops_per_iteration;
     }
     state.SetItemsProcessed(state.iterations() * ops_per_iteration);
     lat.report(state);
 }
-
-void raw_set(benchmark::State& state, bool binary) {
-    if (!have_server(state)) {
-        return;
-    }
-    raw_handle h(binary);
-    latencies lat;
-    int i = 0;
-    for (auto _ : state) {
-        for (int n = 0; n < ops_per_iteration; ++n) {
-            auto k = key_for(i++);
-            auto t0 = steady::now();
-            auto rc = memcached_set(h.mc, k.data(), k.size(), value.data(), value.size(), 0, 0);
-            lat.add(steady::now() - t0);
-            if (rc != MEMCACHED_SUCCESS) {
-                state.SkipWithError("raw set failed");
-            }
-        }
-    }
-    state.SetItemsProcessed(state.iterations() * ops_per_iteration);
-    lat.report(state);
-}
+void raw_get(benchmark::State& state, bool binary) { raw_op(state, op_kind::get, binary); }
+void raw_set(benchmark::State& state, bool binary) { raw_op(state, op_kind::set, binary); }
 
 // --- The backend: `concurrency` coroutines on one io_context --------------------------------------
 
-// ASIOCACHE_BENCH_SPIN_US sets the backend's worker_spin (default 0, as the backend's).
-auto bench_spin() -> std::chrono::microseconds {
-    char const* v = std::getenv("ASIOCACHE_BENCH_SPIN_US");
-    return std::chrono::microseconds(v != nullptr ? std::atoi(v) : 0);
+// ASIOCACHE_BENCH_SPIN_US and ASIOCACHE_BENCH_THREADS set the backend's worker_spin and
+// threads (default: the backend's defaults, 0 and 4).
+auto env_int(char const* name, int fallback) -> int {
+    char const* v = std::getenv(name);
+    return v != nullptr ? std::atoi(v) : fallback;
 }
 
 struct backend_bench {
@@ -159,7 +155,8 @@ struct backend_bench {
         asiocache::backends::memcached_options o;
         o.servers = {{server()->host(), server()->port()}};
         o.binary_protocol = binary;
-        o.worker_spin = bench_spin();
+        o.worker_spin = std::chrono::microseconds(env_int("ASIOCACHE_BENCH_SPIN_US", 0));
+        o.threads = static_cast<std::size_t>(env_int("ASIOCACHE_BENCH_THREADS", 4));
         backend = asiocache::backends::make_memcached_backend(io.get_executor(), o);
         raw_handle h(binary);
         preload(h.mc);
@@ -198,8 +195,6 @@ struct backend_bench {
     std::shared_ptr<asiocache::backend> backend;
 };
 
-enum class op_kind { get, set };
-
 // get or set through the backend at concurrency state.range(0).
 void backend_op(benchmark::State& state, op_kind kind, bool binary) {
     if (!have_server(state)) {
@@ -224,6 +219,50 @@ void backend_op(benchmark::State& state, op_kind kind, bool binary) {
     lat.report(state);
 }
 void backend_get(benchmark::State& state, bool binary) { backend_op(state, op_kind::get, binary); }
+
+// Raw and backend blocks of 256 ops taken in turn, so that both meet the same machine load (the
+// reference machine is shared and noisy); reports both rates and their ratio.
+void paired_op(benchmark::State& state, op_kind kind, bool binary) {
+    if (!have_server(state)) {
+        return;
+    }
+    constexpr int block = 256;
+    raw_handle h(binary);
+    preload(h.mc);
+    backend_bench b(binary);
+    auto concurrency = static_cast<int>(state.range(0));
+    latencies raw_lat;
+    latencies backend_lat;
+    double raw_s = 0;
+    double backend_s = 0;
+    int first = 0;
+    for (auto _ : state) {
+        auto t0 = steady::now();
+        if (!raw_block(h.mc, kind, first, block, raw_lat)) {
+            state.SkipWithError("raw operation failed");
+        }
+        auto t1 = steady::now();
+        b.drive(concurrency, block, backend_lat, [&](int i) -> asiocache::task<void> {
+            auto dl = asiocache::deadline::after(5s);
+            if (kind == op_kind::get) {
+                co_await b.backend->get(key_for(first + i), dl);
+            } else {
+                co_await b.backend->set(key_for(first + i), value, {}, dl);
+            }
+        });
+        auto t2 = steady::now();
+        raw_s += std::chrono::duration<double>(t1 - t0).count();
+        backend_s += std::chrono::duration<double>(t2 - t1).count();
+        first += block;
+    }
+    auto ops = static_cast<double>(state.iterations()) * block;
+    state.counters["raw_ops_s"] = ops / raw_s;
+    state.counters["backend_ops_s"] = ops / backend_s;
+    state.counters["ratio"] = raw_s / backend_s;
+    backend_lat.report(state);
+}
+void paired_get(benchmark::State& state, bool binary) { paired_op(state, op_kind::get, binary); }
+void paired_set(benchmark::State& state, bool binary) { paired_op(state, op_kind::set, binary); }
 void backend_set(benchmark::State& state, bool binary) { backend_op(state, op_kind::set, binary); }
 
 // --- multi_get of 100 keys in one round trip vs 100 single gets ------------------------------------
@@ -305,6 +344,10 @@ BENCHMARK_CAPTURE(raw_set, text, false)->UseRealTime();
 BENCHMARK_CAPTURE(raw_set, binary, true)->UseRealTime();
 BENCHMARK_CAPTURE(backend_set, text, false)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
 BENCHMARK_CAPTURE(backend_set, binary, true)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK_CAPTURE(paired_get, text, false)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK_CAPTURE(paired_get, binary, true)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK_CAPTURE(paired_set, text, false)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
+BENCHMARK_CAPTURE(paired_set, binary, true)->Arg(1)->Arg(8)->Arg(64)->UseRealTime();
 BENCHMARK(raw_mget_100)->UseRealTime();
 BENCHMARK(backend_multi_get_100)->UseRealTime();
 BENCHMARK(backend_single_get_100)->UseRealTime();

@@ -83,7 +83,10 @@ void worker_pool::submit(std::shared_ptr<pool_job> job) {
             watchdog_parked_ = false;
             wake_watchdog = true;
         }
-        wake_worker = !spinning_;
+        // One wake-up at a time: the woken worker takes every queued get into one multi-get
+        // and wakes the next worker if work is left (see worker_loop).
+        wake_worker = !spinning_ && !wake_pending_ && idle_ > 0;
+        wake_pending_ = wake_pending_ || wake_worker;
     }
     if (wake_worker) {
         work_cv_.notify_one();
@@ -110,7 +113,10 @@ void worker_pool::worker_loop(std::size_t index) {
             seen_epoch == epoch_) {
             spin_for_work(lock);
         }
+        ++idle_;
         work_cv_.wait(lock, [&] { return stop_ || !queue_.empty() || seen_epoch != epoch_; });
+        --idle_;
+        wake_pending_ = false;  // the notified worker (or another) is up: the next wake may go
         if (seen_epoch != epoch_) {
             seen_epoch = epoch_;
             lock.unlock();
@@ -134,7 +140,12 @@ void worker_pool::worker_loop(std::size_t index) {
         queued_.store(queue_.size(), std::memory_order_relaxed);
         running_[index] = batch;  // the watchdog fails any of them at its deadline
         running_[index].push_back(job);
+        bool wake_next = !queue_.empty() && idle_ > 0 && !wake_pending_;  // work left over
+        wake_pending_ = wake_pending_ || wake_next;
         lock.unlock();
+        if (wake_next) {
+            work_cv_.notify_one();
+        }
 
         // libmemcached's waits are capped by the latest deadline of the batch; the watchdog
         // completes the others at theirs.

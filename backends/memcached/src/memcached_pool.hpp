@@ -150,6 +150,8 @@ private:
     bool stop_ = false;
     bool watchdog_parked_ = false;
     bool spinning_ = false;               // one idle worker polls briefly before sleeping
+    bool wake_pending_ = false;           // a worker was notified and has not taken work yet
+    std::size_t idle_ = 0;                // workers waiting for work
     std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the lock
     std::vector<std::thread> threads_;
     std::thread watchdog_;
