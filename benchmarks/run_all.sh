@@ -13,9 +13,12 @@
 # stops the servers. A backend that this build lacks is reported as "backend not built" and the
 # others still run. It also measures the load generator's own cost per operation (a no-op mix).
 #
+# The cache uses the bytes serializer, so that it stores what the raw clients store and the
+# ratio measures the framework, not JSON (the serializers have micro-benchmarks of their own).
+#
 # Environment: BENCH_DURATION (per point, default 3s), BENCH_WARMUP (default 1s),
-# BENCH_THREADS (default 1), BENCH_ARGS (extra asiocache-bench options), BENCH_OUT (output
-# directory, default benchmarks/report).
+# BENCH_THREADS (default 1), BENCH_SERIALIZER (default bytes), BENCH_ARGS (extra
+# asiocache-bench options), BENCH_OUT (output directory, default benchmarks/report).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +26,7 @@ out=${BENCH_OUT:-$root/benchmarks/report}
 duration=${BENCH_DURATION:-3s}
 warmup=${BENCH_WARMUP:-1s}
 threads=${BENCH_THREADS:-1}
+serializer=${BENCH_SERIALIZER:-bytes}
 build=$root/build/bench-release
 tmp=$(mktemp -d)
 pids=()
@@ -106,7 +110,8 @@ else
     log "memcached not found: memcached:// skipped"
 fi
 
-common=(--threads "$threads" --warmup "$warmup" --no-progress ${BENCH_ARGS:-})
+common=(--threads "$threads" --warmup "$warmup" --serializer "$serializer" --no-progress
+    ${BENCH_ARGS:-})
 
 # The generator's own cost: the same loop with an operation that does nothing, next to a
 # memory get, on one thread at concurrency 64.
@@ -117,11 +122,13 @@ overhead=$(python3 - "$noop_json" "$get_json" <<'PY'
 import json, sys
 noop = json.loads(sys.argv[1])["results"][0]["asiocache"]
 get = json.loads(sys.argv[2])["results"][0]["asiocache"]
-n, g = 1e9 / noop["throughput"], 1e9 / get["throughput"]
-print(f"Load generator cost (one thread, concurrency 64, wall time per operation): "
-      f"{n:.0f} ns with a no-op operation (p50 {noop['latency_ns']['p50']} ns: drawing the "
-      f"operation and one clock read) against {g:.0f} ns for a memory `get` hit, so the generator is "
-      f"{100 * n / g:.0f}% of the cheapest measured operation.")
+n_wall, g_wall = 1e9 / noop["throughput"], 1e9 / get["throughput"]
+n_cpu, g_cpu = 1e3 * noop["cpu_per_op_us"], 1e3 * get["cpu_per_op_us"]
+print(f"Load generator cost, one thread at concurrency 64: a no-op operation costs {n_wall:.0f} ns "
+      f"of wall time and {n_cpu:.0f} ns of CPU per operation (p50 {noop['latency_ns']['p50']} ns "
+      f"between two clock reads), against {g_wall:.0f} ns wall and {g_cpu:.0f} ns CPU for a "
+      f"memory `get` hit: the generator is {100 * n_cpu / g_cpu:.0f}% of the CPU of the cheapest "
+      f"operation it measures.")
 PY
 )
 log "$overhead"
@@ -140,12 +147,12 @@ fi
 {
     echo "# asiocache bench report"
     echo
-    echo "Produced by \`bash benchmarks/run_all.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores"
-    echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')),"
-    echo "$(redis-server --version 2>/dev/null | cut -d' ' -f1-3 || true),"
-    echo "memcached $(memcached -V 2>/dev/null | cut -d' ' -f2 || true). Each point runs $duration after"
-    echo "$warmup of warm-up; servers on 127.0.0.1, started by the script, no persistence."
-    echo "Figures from one run on a machine that may be shared: compare within the run."
+    echo "Produced by \`bash benchmarks/run_all.sh\` on $(date -u +%Y-%m-%d):" \
+        "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))," \
+        "$(redis-server --version 2>/dev/null | cut -d' ' -f1-3 || true)," \
+        "memcached $(memcached -V 2>/dev/null | cut -d' ' -f2 || true), both on 127.0.0.1," \
+        "started by the script, without persistence. Each point runs $duration after $warmup" \
+        "of warm-up. One run on a machine that may be shared: compare within the run."
     echo
     echo "$overhead"
     echo

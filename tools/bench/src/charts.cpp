@@ -99,7 +99,8 @@ auto throughput_script(bench_report const& r) -> std::string {
         xtics += fmt::format("{}{}", xtics.empty() ? "" : ", ", c);
     }
     s += fmt::format(
-        "set title \"Throughput against concurrency (higher is better)\\n{{/*0.75 {}}}\"\n",
+        "set title \"Throughput against concurrency (higher is better; solid: asiocache, dashed: "
+        "raw client)\\n{{/*0.75 {}}}\"\n",
         gp_text(workload_line(r.options), true));
     s += "set xlabel 'concurrency: operations in flight (log scale)'\n"
          "set ylabel 'throughput: operations per second (log scale)'\n"
@@ -153,7 +154,7 @@ auto latency_script(bench_report const& r) -> std::string {
                                 "latency.svg");
     s += fmt::format(
         "set multiplot layout 1,{} title \"Latency percentiles per backend (lower is better; "
-        "dashed: raw client)\\n{{/*0.75 {}}}\"\n",
+        "solid: asiocache, dashed: raw client)\\n{{/*0.75 {}}}\"\n",
         panels, gp_text(workload_line(r.options), true));
     // One y range for every panel, in whole decades, so that panels compare at a glance.
     double lo = 1e300;
