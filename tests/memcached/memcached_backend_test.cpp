@@ -21,8 +21,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <limits>
+#include <thread>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -339,6 +342,53 @@ TEST(memcached_spin_test, a_polling_worker_serves_sequential_and_concurrent_call
     }
     EXPECT_EQ(finished, 100);
     EXPECT_EQ(wrong, 0);
+}
+
+TEST(memcached_threads_test, callers_on_several_threads_share_one_backend) {
+    asio::io_context io;
+    auto b = asiocache::test::fresh_memcached_backend(io, {.threads = 3});
+    if (!b) {
+        ASIOCACHE_SKIP_OR_FAIL("memcached not found");
+    }
+    std::atomic<int> wrong{0};
+    std::atomic<int> finished{0};
+    auto client = [&](int id) -> asiocache::task<void> {
+        for (int i = 0; i < 40; ++i) {
+            auto key = "t" + std::to_string(id) + "_" + std::to_string(i % 5);
+            co_await b->set(key, std::to_string(i), {}, soon());
+            auto got = co_await b->get(key, soon());
+            co_await b->increment("t_counter", 1, soon());
+            wrong += got == std::to_string(i) ? 0 : 1;
+        }
+        ++finished;
+    };
+    std::mutex failures_mutex;
+    std::vector<std::string> failures;
+    for (int id = 0; id < 8; ++id) {
+        asio::co_spawn(io, client(id), [&](std::exception_ptr e) {
+            if (!e) {
+                return;
+            }
+            try {
+                std::rethrow_exception(e);
+            } catch (std::exception const& ex) {
+                std::lock_guard lock(failures_mutex);
+                failures.emplace_back(ex.what());
+            }
+        });
+    }
+    io.restart();  // an io_context that ran out of work stays stopped until restarted
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&io] { io.run(); });  // returns when all clients are done
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_TRUE(failures.empty()) << failures.front();
+    EXPECT_EQ(finished, 8);
+    EXPECT_EQ(wrong, 0);
+    EXPECT_EQ(run(io, b->get("t_counter", soon())), "320");
 }
 
 TEST_F(memcached_backend_test, remove_if_equal_is_compare_and_delete) {
