@@ -19,8 +19,9 @@ namespace asiocache::backends {
 namespace {
 
 // Stands in for a backend this build does not have, so its scheme reports how to get it
-// rather than "unknown scheme".
-[[maybe_unused]] auto unavailable(std::string_view scheme, std::string_view how) -> backend_factory {
+// rather than "unknown scheme". Unused in a build that has every backend.
+[[maybe_unused]] auto unavailable(std::string_view scheme, std::string_view how)
+    -> backend_factory {
     return [scheme = std::string(scheme), how = std::string(how)](
                boost::asio::any_io_executor const& /*ex*/,
                backend_config const& /*cfg*/) -> std::shared_ptr<backend> {
@@ -30,11 +31,11 @@ namespace {
     };
 }
 
-constexpr std::string_view memory_hint =
+[[maybe_unused]] constexpr std::string_view memory_hint =
     "build it from backends/memory (it is part of every full source tree)";
-constexpr std::string_view redis_hint =
+[[maybe_unused]] constexpr std::string_view redis_hint =
     "rebuild with -DASIOCACHE_WITH_REDIS=ON (needs libhiredis-dev)";
-constexpr std::string_view memcached_hint =
+[[maybe_unused]] constexpr std::string_view memcached_hint =
     "rebuild with -DASIOCACHE_WITH_MEMCACHED=ON (needs libmemcached-dev)";
 
 }  // namespace
