@@ -80,9 +80,35 @@ struct memcached_options {
 /// operation on a namespaced key then costs one more round trip (reading the generation).
 /// Keys without a namespace are stored as they are, and keys starting with `~:` are reserved.
 ///
-/// **Semantics.** See `memcached_backend_traits()` and the README: TTLs round up to whole
-/// seconds and become absolute Unix times beyond 30 days; `ttl(key)` is not supported;
-/// `increment` is memcached `incr` when that is exact and a gets/cas loop otherwise.
+/// **Semantics** (traits: separator "", `enforces_deadlines`, no `ttl`, 1 s TTL granularity,
+/// 250-byte keys, `clear(namespace)` only with generations):
+/// - TTLs round up to whole seconds; beyond 30 days they are sent as absolute Unix times (see
+///   `memcached_expiration`). memcached's clock ticks once a second, so an entry with a TTL of
+///   n s lives between n-1 and n s. `expire` is `touch`; `expire(never)` is `touch 0`.
+/// - `ttl(key)` fails with `errc::not_supported` (libmemcached cannot read an item's expiry).
+/// - `set`, `add`, `cas` and `multi_set` refuse a value that does not fit the item size limit
+///   with `errc::value_too_large` before sending it, because memcached deletes the old value
+///   when it refuses an oversized `set`. `multi_set` checks every item first (a refused item
+///   stores none), then sets them one by one: one round trip per item, on one worker.
+/// - `add` on an existing key fails with `errc::key_exists`.
+/// - `increment(key, delta)`: a non-negative delta on a non-negative counter is memcached
+///   `incr` (atomic, keeps the TTL); a missing key is created with `add` (no TTL), retried if
+///   another writer wins. memcached's `decr` clamps at 0 and `incr` refuses negative numbers,
+///   so a negative delta, or a counter that is negative, goes through a gets/cas loop instead:
+///   still atomic and exact, but that store cannot keep the key's TTL, so the counter then never
+///   expires. A value that is not a 64-bit integer fails with `errc::not_a_number` and is kept;
+///   a result outside the signed 64-bit range fails with `errc::invalid_argument` and the
+///   value is kept (an `incr` that overflowed is undone).
+/// - `multi_get` is one memcached multi-get (one round trip per server); concurrent `get`s that
+///   queue up are also served by one multi-get. A `multi_get` touching a dead server fails as a
+///   whole with `errc::backend_unavailable` (libmemcached alone would report its keys as misses).
+/// - `gets`/`cas` use memcached CAS tokens. `remove_if_equal` is gets, compare, then a
+///   CAS-guarded store of an already expired item (memcached's `delete` takes no CAS token).
+/// - `raw` passes `stats [group]`, `version` and `flush_all`; it answers one array per server
+///   (`"host:port"`, then stat name, value, name, value...); other commands fail with
+///   `errc::not_supported`.
+/// - `close()` drops every connection; they reopen on next use. Threads live as long as the
+///   backend.
 auto make_memcached_backend(boost::asio::any_io_executor ex, memcached_options opts = {})
     -> std::shared_ptr<backend>;
 
