@@ -91,8 +91,13 @@ protected:
     auto cache_for(json const& c) -> asiocache::cache {
         auto url = fmt::format("{}://{}?serializer={}", backend(), server_->address(),
                                c["serializer"].get<std::string>());
-        if (!c["ns"].get<std::string>().empty()) {
-            url += "&namespace=" + c["ns"].get<std::string>();
+        if (auto ns = c["ns"].get<std::string>(); !ns.empty()) {
+            // Spaces in a namespace are percent-encoded in a URL.
+            std::string encoded;
+            for (char ch : ns) {
+                encoded += ch == ' ' ? std::string("%20") : std::string(1, ch);
+            }
+            url += "&namespace=" + encoded;
         }
         return asiocache::make_cache(url, io_.get_executor());
     }
