@@ -20,11 +20,13 @@ using asiocache::cached;
 using asiocache::errc;
 using asiocache::lease_options;
 using asiocache::task;
+using asiocache::test::all_done;
 using asiocache::test::code_of;
 using asiocache::test::make_fetch;
 using asiocache::test::manual_clock;
 using asiocache::test::outcome;
 using asiocache::test::run;
+using asiocache::test::run_until;
 using asiocache::test::spawn_callers;
 using asiocache::test::upstream_state;
 namespace asio = boost::asio;
@@ -32,20 +34,6 @@ namespace asio = boost::asio;
 using memo_t = decltype(cached(std::declval<cache>(),
                                make_fetch(std::declval<std::shared_ptr<upstream_state>>()),
                                {.key_prefix = "r"}));
-
-template <class T>
-auto finished(std::vector<std::shared_ptr<std::vector<outcome<T>>>> const& outs) {
-    return [&outs] {
-        for (auto const& out : outs) {
-            for (auto const& o : *out) {
-                if (!o.done) {
-                    return false;
-                }
-            }
-        }
-        return true;
-    };
-}
 
 class lease_test : public ::testing::Test {
 protected:
@@ -55,15 +43,6 @@ protected:
     auto process(lease_options lease = {.ttl = 5s, .wait = 5s}) -> memo_t {
         cache c{backend_, {.ns = "shared"}};
         return cached(c, make_fetch(up_), {.key_prefix = "r", .lease = lease});
-    }
-
-    void run_until(std::function<bool()> done) {
-        auto const end = std::chrono::steady_clock::now() + 10s;
-        io_.restart();
-        while (!done() && std::chrono::steady_clock::now() < end) {
-            io_.run_one_for(10ms);
-        }
-        ASSERT_TRUE(done()) << "callers did not finish in time";
     }
 
     asio::io_context io_;
@@ -81,7 +60,7 @@ TEST_F(lease_test, two_processes_with_concurrent_callers_make_one_upstream_call)
                                               [&](int) { return a("C1", "1"); }));
     outs.push_back(spawn_callers<std::string>(io_.get_executor(), 50,
                                               [&](int) { return b("C1", "1"); }));
-    run_until(finished(outs));
+    run_until(io_, [&] { return all_done(outs[0], outs[1]); });
     EXPECT_EQ(up_->calls, 1);
     for (auto const& out : outs) {
         for (auto const& o : *out) {
@@ -103,7 +82,7 @@ TEST_F(lease_test, waiters_take_over_when_the_holder_dies) {
                                           [&](int) { return a("C1", "1"); });
     asio::steady_timer expire(io_, 40ms);
     expire.async_wait([&](boost::system::error_code) { clock_->advance(2s); });
-    run_until(finished(std::vector{out}));
+    run_until(io_, [&] { return all_done(out); });
     EXPECT_EQ(up_->calls, 1);
     for (auto const& o : *out) {
         EXPECT_EQ(o.value, "C1/1#1");
@@ -116,7 +95,7 @@ TEST_F(lease_test, waiters_give_up_with_lock_not_acquired) {
     auto a = process({.ttl = 5s, .wait = 40ms});
     auto out = spawn_callers<std::string>(io_.get_executor(), 10,
                                           [&](int) { return a("C1", "1"); });
-    run_until(finished(std::vector{out}));
+    run_until(io_, [&] { return all_done(out); });
     EXPECT_EQ(up_->calls, 0);
     for (auto const& o : *out) {
         EXPECT_EQ(code_of(o.error), errc::lock_not_acquired);
@@ -144,7 +123,7 @@ TEST_F(lease_test, a_failed_holder_releases_and_a_waiter_takes_over) {
     io_.poll();  // a takes the lease
     auto second = spawn_callers<std::string>(io_.get_executor(), 5,
                                              [&](int) { return b("C1", "1"); });
-    run_until(finished(std::vector{first, second}));
+    run_until(io_, [&] { return all_done(first, second); });
     EXPECT_EQ(up_->calls, 2);
     for (auto const& o : *first) {
         EXPECT_TRUE(o.error);

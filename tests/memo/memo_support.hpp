@@ -9,6 +9,8 @@
 #include "manual_clock.hpp"
 #include "run_coro.hpp"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -87,6 +89,32 @@ auto spawn_callers(Executor ex, int n, Make make) -> std::shared_ptr<std::vector
         });
     }
     return out;
+}
+
+/// Runs `io` on this thread until `done()`, failing the test after 10 s.
+template <class Done>
+void run_until(boost::asio::io_context& io, Done done) {
+    auto const end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    io.restart();
+    while (!done() && std::chrono::steady_clock::now() < end) {
+        io.run_one_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(done()) << "callers did not finish in time";
+}
+
+/// True once every caller in `outs` has finished.
+template <class T, class... More>
+auto all_done(std::shared_ptr<std::vector<outcome<T>>> const& out, More const&... more) -> bool {
+    for (auto const& o : *out) {
+        if (!o.done) {
+            return false;
+        }
+    }
+    if constexpr (sizeof...(More) > 0) {
+        return all_done(more...);
+    } else {
+        return true;
+    }
 }
 
 /// The error code of a `system_error` held by `e`, or an empty code.

@@ -22,9 +22,11 @@ using asiocache::cache;
 using asiocache::cached;
 using asiocache::flight;
 using asiocache::task;
+using asiocache::test::all_done;
 using asiocache::test::code_of;
 using asiocache::test::make_fetch;
 using asiocache::test::run;
+using asiocache::test::run_until;
 using asiocache::test::scripted_backend;
 using asiocache::test::spawn_callers;
 using asiocache::test::upstream_state;
@@ -33,29 +35,6 @@ namespace asio = boost::asio;
 auto wait_on(std::shared_ptr<flight<int>> f) -> task<int> {
     auto v = co_await f->async_wait(asio::use_awaitable);
     co_return *v;
-}
-
-/// Runs `io` until `done()` or a 10 s limit.
-template <class Done>
-void run_until(asio::io_context& io, Done done) {
-    auto const end = std::chrono::steady_clock::now() + 10s;
-    io.restart();
-    while (!done() && std::chrono::steady_clock::now() < end) {
-        io.run_one_for(10ms);
-    }
-    ASSERT_TRUE(done()) << "callers did not finish in time";
-}
-
-template <class T>
-auto all_done(std::shared_ptr<std::vector<asiocache::test::outcome<T>>> const& out) {
-    return [out] {
-        for (auto const& o : *out) {
-            if (!o.done) {
-                return false;
-            }
-        }
-        return true;
-    };
 }
 
 // ----- the wait primitive
@@ -68,8 +47,8 @@ TEST(flight_test, waiters_before_and_after_completion_get_the_value) {
     EXPECT_EQ(f->waiting(), 3U);
     f->complete(std::make_shared<int const>(7));
     auto late = spawn_callers<int>(io.get_executor(), 2, [&](int) { return wait_on(f); });
-    run_until(io, all_done(late));
-    run_until(io, all_done(early));
+    run_until(io, [&] { return all_done(late); });
+    run_until(io, [&] { return all_done(early); });
     for (auto const& o : *early) {
         EXPECT_EQ(o.value, 7);
     }
@@ -86,7 +65,7 @@ TEST(flight_test, failure_reaches_every_waiter) {
     auto out = spawn_callers<int>(io.get_executor(), 4, [&](int) { return wait_on(f); });
     io.poll();
     f->fail(std::make_exception_ptr(std::runtime_error("boom")));
-    run_until(io, all_done(out));
+    run_until(io, [&] { return all_done(out); });
     for (auto const& o : *out) {
         ASSERT_TRUE(o.error);
         EXPECT_THROW(std::rethrow_exception(o.error), std::runtime_error);
@@ -112,7 +91,7 @@ TEST(flight_test, cancelling_one_waiter_leaves_the_others_waiting) {
     EXPECT_EQ(code_of(cancelled_error), asio::error::operation_aborted);
     EXPECT_EQ(f->waiting(), 2U);
     f->complete(std::make_shared<int const>(1));
-    run_until(io, all_done(others));
+    run_until(io, [&] { return all_done(others); });
     for (auto const& o : *others) {
         EXPECT_EQ(o.value, 1);
     }
@@ -180,7 +159,7 @@ TEST_P(single_flight_test, hundred_concurrent_callers_make_one_upstream_call) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
     auto out = spawn_callers<std::string>(io_.get_executor(), 100,
                                           [&](int) { return memo("C1", "1"); });
-    run_until(io_, all_done(out));
+    run_until(io_, [&] { return all_done(out); });
     EXPECT_EQ(up_->calls, 1);
     for (auto const& o : *out) {
         EXPECT_EQ(o.value, "C1/1#1");
@@ -197,7 +176,7 @@ TEST_P(single_flight_test, distinct_keys_do_not_share) {
     auto out = spawn_callers<std::string>(io_.get_executor(), 100, [&](int i) {
         return memo("C" + std::to_string(i % 5), "1");
     });
-    run_until(io_, all_done(out));
+    run_until(io_, [&] { return all_done(out); });
     EXPECT_EQ(up_->calls, 5);
 }
 
@@ -206,7 +185,7 @@ TEST_P(single_flight_test, exception_reaches_every_caller_and_is_not_cached) {
     up_->fail = true;
     auto out = spawn_callers<std::string>(io_.get_executor(), 100,
                                           [&](int) { return memo("C1", "1"); });
-    run_until(io_, all_done(out));
+    run_until(io_, [&] { return all_done(out); });
     EXPECT_EQ(up_->calls, 1);
     for (auto const& o : *out) {
         ASSERT_TRUE(o.error);
@@ -232,7 +211,7 @@ TEST_P(single_flight_test, cancelling_one_caller_cancels_neither_the_others_nor_
                                              [&](int) { return memo("C1", "1"); });
     asio::steady_timer t(io_, 5ms);
     t.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::all); });
-    run_until(io_, all_done(others));
+    run_until(io_, [&] { return all_done(others); });
     ASSERT_TRUE(first_done);
     EXPECT_EQ(code_of(first_error), asio::error::operation_aborted);
     for (auto const& o : *others) {
@@ -265,8 +244,8 @@ TEST_P(single_flight_test, refresh_does_not_join_a_call_in_flight) {
                                             [&](int) { return memo("C1", "1"); });
     auto fresh = spawn_callers<std::string>(io_.get_executor(), 1,
                                             [&](int) { return memo.refresh("C1", "1"); });
-    run_until(io_, all_done(plain));
-    run_until(io_, all_done(fresh));
+    run_until(io_, [&] { return all_done(plain); });
+    run_until(io_, [&] { return all_done(fresh); });
     EXPECT_EQ(up_->calls, 2);
 }
 
@@ -274,7 +253,7 @@ TEST_P(single_flight_test, without_single_flight_every_caller_calls) {
     auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .single_flight = false});
     auto out = spawn_callers<std::string>(io_.get_executor(), 10,
                                           [&](int) { return memo("C1", "1"); });
-    run_until(io_, all_done(out));
+    run_until(io_, [&] { return all_done(out); });
     EXPECT_EQ(up_->calls, 10);
 }
 

@@ -5,12 +5,13 @@
 /// release, what aiocache's RedLock means to be) and the optimistic lock (compare-and-set).
 ///
 /// Both work through the `cache` facade, so they work on every backend that has the operations
-/// they need. A backend without them fails with `errc::not_supported`:
-/// - the lease lock takes the lock with `add` (Redis `SET NX PX`; every backend) and releases it
-///   with `backend::remove_if_equal` (a Lua compare-and-delete on Redis; the memory backend has
-///   it; memcached does not, so its lease locks can only expire);
-/// - the optimistic lock needs `gets`/`cas` (memcached CAS, the memory backend; Redis through
-///   its own script, where the backend provides one).
+/// they need; the built-in backends (memory, Redis, memcached) have them all. A backend without
+/// them (a user backend that keeps the defaults) fails with `errc::not_supported`:
+/// - the lease lock takes the lock with `add` (Redis `SET NX PX`, memcached `add`) and releases
+///   it with `backend::remove_if_equal` (a Lua compare-and-delete on Redis, a gets/cas pair on
+///   memcached);
+/// - the optimistic lock needs `gets`/`cas` (memcached CAS; on Redis a Lua script comparing a
+///   hash of the value).
 
 #include "asiocache/cache.hpp"
 #include "asiocache/errors.hpp"

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+// The memoization layer on real servers (redis-server, memcached; 127.0.0.1, free ports), each
+// cache built from a URL through the registry: single-flight, the lease across "processes"
+// (each its own io_context, thread and connection), and both locks.
+#include "asiocache/backends/builtin.hpp"
+#include "local_server.hpp"
+#include "memo_support.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using asiocache::cache;
+using asiocache::cached;
+using asiocache::errc;
+using asiocache::lease_lock;
+using asiocache::lease_options;
+using asiocache::optimistic_lock;
+using asiocache::test::all_done;
+using asiocache::test::local_server;
+using asiocache::test::make_fetch;
+using asiocache::test::outcome;
+using asiocache::test::run;
+using asiocache::test::run_until;
+using asiocache::test::run_error;
+using asiocache::test::spawn_callers;
+using asiocache::test::upstream_state;
+namespace asio = boost::asio;
+
+/// One server of each kind per test process, started on first use.
+auto server_for(std::string const& kind) -> local_server const* {
+    if (kind == "redis") {
+        static auto redis = local_server::redis();
+        return redis ? &*redis : nullptr;
+    }
+    static auto memcached = local_server::memcached();
+    return memcached ? &*memcached : nullptr;
+}
+
+class memo_server_test : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        server_ = server_for(GetParam());
+        if (server_ == nullptr) {
+            ASIOCACHE_SKIP_OR_FAIL(GetParam() + " server not found");
+        }
+        up_->delay = 30ms;
+    }
+
+    /// A cache on the server, in a namespace of this test's own, bound to `io`.
+    auto make_cache(asio::io_context& io) -> cache {
+        auto const* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        auto ns = fmt::format("memo-{}-{}", info->name(), std::chrono::steady_clock::now()
+                                                               .time_since_epoch()
+                                                               .count());
+        for (auto& c : ns) {
+            c = c == '/' ? '-' : c;
+        }
+        asiocache::registry caches{io.get_executor()};
+        asiocache::backends::register_builtin(caches);
+        return caches.make_cache(
+            fmt::format("{}://127.0.0.1:{}?namespace={}", GetParam(), server_->port(), ns));
+    }
+
+    local_server const* server_ = nullptr;
+    asio::io_context io_;
+    std::shared_ptr<upstream_state> up_ = std::make_shared<upstream_state>();
+};
+
+auto param_name(::testing::TestParamInfo<std::string> const& p) -> std::string { return p.param; }
+
+INSTANTIATE_TEST_SUITE_P(servers, memo_server_test, ::testing::Values("redis", "memcached"),
+                         param_name);
+
+TEST_P(memo_server_test, hundred_concurrent_callers_make_one_upstream_call) {
+    auto c = make_cache(io_);
+    auto memo = cached(c, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
+    auto out = spawn_callers<std::string>(io_.get_executor(), 100,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, [&] { return all_done(out); });
+    EXPECT_EQ(up_->calls, 1);
+    for (auto const& o : *out) {
+        EXPECT_EQ(o.value, "C1/1#1");
+    }
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#1");
+    EXPECT_EQ(memo.stats().hits, 1U);
+}
+
+TEST_P(memo_server_test, exception_reaches_every_caller_and_is_not_cached) {
+    auto c = make_cache(io_);
+    auto memo = cached(c, make_fetch(up_), {.key_prefix = "r"});
+    up_->fail = true;
+    auto out = spawn_callers<std::string>(io_.get_executor(), 20,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, [&] { return all_done(out); });
+    EXPECT_EQ(up_->calls, 1);
+    for (auto const& o : *out) {
+        EXPECT_TRUE(o.error);
+    }
+    up_->fail = false;
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+}
+
+// DESIGN.md section 8: a cold-key burst of 1000 concurrent callers in 4 processes sharing one
+// server makes exactly one upstream call.
+TEST_P(memo_server_test, thousand_callers_in_four_processes_make_one_upstream_call) {
+    constexpr int processes = 4;
+    std::vector<std::unique_ptr<asio::io_context>> ios;
+    for (int p = 0; p < processes; ++p) {
+        ios.push_back(std::make_unique<asio::io_context>(1));
+    }
+    // One namespace for all four: built once, then each process connects on its own.
+    auto shared = make_cache(*ios[0]);
+    std::vector<cache> caches;
+    for (auto& io : ios) {
+        asiocache::registry r{io->get_executor()};
+        asiocache::backends::register_builtin(r);
+        auto cfg = asiocache::parse_url(fmt::format("{}://127.0.0.1:{}", GetParam(),
+                                                    server_->port()))
+                       .value();
+        cfg.options.ns = shared.options().ns;
+        caches.push_back(r.make_cache(std::move(cfg)));
+    }
+    using memo_t = decltype(cached(caches[0], make_fetch(up_), {.key_prefix = "r"}));
+    std::vector<memo_t> memos;
+    for (auto& c : caches) {
+        memos.push_back(cached(c, make_fetch(up_),
+                               {.key_prefix = "r",
+                                .lease = lease_options{.ttl = 5s, .wait = 5s, .poll_max = 10ms}}));
+    }
+    std::vector<std::shared_ptr<std::vector<outcome<std::string>>>> outs;
+    for (std::size_t p = 0; p < ios.size(); ++p) {
+        outs.push_back(spawn_callers<std::string>(ios[p]->get_executor(), 250,
+                                                  [&, p](int) { return memos[p]("C1", "1"); }));
+    }
+    std::vector<std::thread> threads;
+    for (std::size_t p = 0; p < ios.size(); ++p) {
+        threads.emplace_back([&, p] {
+            auto& io = *ios[p];
+            auto& out = *outs[p];
+            auto const end = std::chrono::steady_clock::now() + 10s;
+            while (std::chrono::steady_clock::now() < end &&
+                   !std::all_of(out.begin(), out.end(), [](auto const& o) { return o.done; })) {
+                io.run_one_for(10ms);
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(up_->calls, 1);
+    std::uint64_t waits = 0;
+    for (std::size_t p = 0; p < ios.size(); ++p) {
+        waits += memos[p].stats().lease_waits;
+        for (auto const& o : *outs[p]) {
+            ASSERT_TRUE(o.done);
+            EXPECT_EQ(o.value, "C1/1#1");
+        }
+    }
+    EXPECT_LE(waits, 3U);  // processes that found no value waited on the lease
+    for (std::size_t p = 0; p < ios.size(); ++p) {  // connections close before their context
+        run(*ios[p], caches[p].close());
+    }
+    run(*ios[0], shared.close());
+}
+
+TEST_P(memo_server_test, lease_lock_release_is_token_checked) {
+    auto c = make_cache(io_);
+    lease_lock a(c, "job", {.ttl = 10s});
+    lease_lock b(c, "job", {.ttl = 10s, .wait = 20ms});
+    run(io_, a.acquire());
+    EXPECT_EQ(run_error(io_, b.acquire()), errc::lock_not_acquired);
+    // The compare-and-delete under the release leaves another holder's lease alone.
+    auto key = c.build_key("job");
+    auto other = asiocache::encode_value(c.value_serializer(), std::string("other"), key);
+    EXPECT_FALSE(run(io_, c.backend()->remove_if_equal(key, other, asiocache::deadline::never())));
+    EXPECT_TRUE(run(io_, c.exists("job")));
+    EXPECT_TRUE(run(io_, a.release()));
+    EXPECT_TRUE(run(io_, b.try_acquire()));
+    EXPECT_TRUE(run(io_, b.release()));
+    EXPECT_FALSE(run(io_, c.exists("job")));
+}
+
+TEST_P(memo_server_test, optimistic_lock_detects_a_concurrent_change) {
+    auto c = make_cache(io_);
+    run(io_, c.set("counter", 1));
+    optimistic_lock<int> lock(c, "counter");
+    auto v = run(io_, lock.read());
+    ASSERT_EQ(v, 1);
+    run(io_, c.set("counter", 5));
+    EXPECT_EQ(run_error(io_, lock.commit(2)), errc::cas_mismatch);
+    v = run(io_, lock.read());
+    run(io_, lock.commit(*v + 1));
+    EXPECT_EQ(run(io_, c.get<int>("counter")), 6);
+}
+
+}  // namespace
