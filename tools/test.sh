@@ -65,7 +65,9 @@ report() {
 # Each stage's tests run while the next stage compiles: many tests wait on servers and TTLs,
 # which leaves the processor to the compiler, and this keeps the whole run near 20 minutes on
 # two cores.
-echo "== release build: library, tests, examples, tools, benchmarks"
+stage() { echo "== [$((SECONDS / 60))m$((SECONDS % 60))s] $*"; }
+
+stage "release build: library, tests, examples, tools, benchmarks"
 configure release -DCMAKE_BUILD_TYPE=Release
 cmake --build "$root/build/release" -j "$jobs"
 
@@ -86,24 +88,24 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-echo "== ASan + UBSan build: every test"
+stage "ASan + UBSan build: every test"
 configure asan -DASIOCACHE_SANITIZE=address,undefined "${sanitizer_args[@]}"
 cmake --build "$root/build/asan" -j "$jobs"
 wait "$release_tests" || true
-echo "== release tests"
+stage "release tests"
 report release
 
 run_ctest asan &
 asan_tests=$!
 
-echo "== TSan build: the tests that run several threads"
+stage "TSan build: the tests that run several threads"
 configure tsan -DASIOCACHE_SANITIZE=thread "${sanitizer_args[@]}"
 cmake --build "$root/build/tsan" -j "$jobs" --target asiocache_threads_tests
 wait "$asan_tests" || true
-echo "== ASan + UBSan tests"
+stage "ASan + UBSan tests"
 report asan
 
-echo "== TSan tests"
+stage "TSan tests"
 run_ctest tsan -L threads
 report tsan
 

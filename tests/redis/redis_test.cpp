@@ -12,7 +12,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,10 +21,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 #include <tuple>
 #include <unistd.h>
 
@@ -596,45 +593,6 @@ TEST_F(redis_test, close_releases_the_connection_and_next_use_reconnects) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
     EXPECT_EQ(run(b->get("k", soon())), "v");
     EXPECT_EQ(redis_statistics(*b)->connects, 2U);
-}
-
-auto increment_worker(std::shared_ptr<backend> b, int n) -> task<void> {
-    for (int i = 0; i < n; ++i) {
-        co_await b->increment("counter", 1, deadline::after(5s));
-    }
-}
-
-TEST_F(redis_test, pooled_backend_is_shared_safely_by_two_threads) {
-    auto o = options_for(*server_);
-    o.pool_size = 2;
-    auto b = make(o);
-    std::atomic<int> finished{0};
-    std::atomic<int> failed{0};
-    auto work = asio::make_work_guard(io_);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 2; ++i) {
-        threads.emplace_back([this] { io_.run(); });
-    }
-    constexpr int coroutines = 8;
-    constexpr int each = 150;
-    for (int i = 0; i < coroutines; ++i) {
-        asio::co_spawn(io_, increment_worker(b, each), [&](std::exception_ptr e) {
-            failed += e ? 1 : 0;
-            ++finished;
-        });
-    }
-    auto const end = std::chrono::steady_clock::now() + 20s;
-    while (finished < coroutines && std::chrono::steady_clock::now() < end) {
-        std::this_thread::sleep_for(2ms);
-    }
-    work.reset();
-    io_.stop();
-    for (auto& th : threads) {
-        th.join();
-    }
-    ASSERT_EQ(finished, coroutines);
-    EXPECT_EQ(failed, 0);
-    EXPECT_EQ(run(b->get("counter", soon())), std::to_string(coroutines * each));
 }
 
 }  // namespace
