@@ -214,6 +214,25 @@ TEST(bench_engine_test, custom_and_noop_operations_run) {
     EXPECT_GT(r.latency_by_op.at("noop").count, 0u);
 }
 
+TEST(bench_engine_test, memoized_calls_run_the_upstream_once_per_key) {
+    auto o = small_run();
+    o.mix = {.get = 0, .set = 0, .memo = 1};
+    o.threads = 1;
+    o.key_count = 50;
+    auto const r = bench::run_bench(memory_factory(), "memory://", o);
+    expect_sane(r, o.operations);
+    EXPECT_EQ(r.errors, 0u) << r.first_error;
+    EXPECT_EQ(r.hits + r.misses, r.latency_by_op.at("memo").count);
+    // The memoized keys were not prefilled: the first call of each key runs the upstream, and
+    // every later call is served by the cache or by that call.
+    EXPECT_GE(r.misses, 1u);
+    EXPECT_LE(r.misses, o.key_count);
+    // The baseline's "memo" reads the value a program already holds.
+    auto const b = bench::run_baseline("memory://", o);
+    expect_sane(b, o.operations);
+    EXPECT_DOUBLE_EQ(b.hit_ratio(), 1.0);
+}
+
 TEST(bench_engine_test, map_baseline_runs_the_same_workload) {
     auto const o = small_run();
     auto const r = bench::run_baseline("memory://", o);

@@ -282,6 +282,7 @@ auto run_redis_baseline(std::string const& url, bench_options const& o, baseline
                 kinds[k] = s.next_op();
                 switch (kinds[k]) {
                     case op_kind::get:
+                    case op_kind::memo:  // a raw client reads the value it already holds
                         append(c.get(), {"GET", s.next_key()}, argv, lens);
                         break;
                     case op_kind::set: {
@@ -323,7 +324,7 @@ auto run_redis_baseline(std::string const& url, bench_options const& o, baseline
                         if (rp->type == REDIS_REPLY_ERROR) {
                             failed = true;
                             why = rp->str;
-                        } else if (kind == op_kind::get) {
+                        } else if (kind == op_kind::get || kind == op_kind::memo) {
                             (rp->type == REDIS_REPLY_NIL ? misses : hits) = 1;
                         } else if (kind == op_kind::multi_get) {
                             for (std::size_t e = 0; e < rp->elements; ++e) {
@@ -434,7 +435,8 @@ auto run_memcached_baseline(std::string const& url, bench_options const& o,
             std::uint64_t misses = 0;
             memcached_return_t rc = MEMCACHED_SUCCESS;
             switch (kind) {
-                case op_kind::get: {
+                case op_kind::get:
+                case op_kind::memo: {  // a raw client reads the value it already holds
                     auto const& key = s.next_key();
                     std::size_t len = 0;
                     std::uint32_t flags = 0;

@@ -150,8 +150,8 @@ void configure_bench_command(CLI::App& cmd, bench_cache_factory factory) {
                    "Worker threads, each with its own io_context, sharing the cache")
         ->capture_default_str();
     cmd.add_option("-m,--mix", st->mix,
-                   "Operation weights: get, set, multi_get, increment, noop (the generator's "
-                   "own cost)")
+                   "Operation weights: get, set, multi_get, increment, memo (a call memoized "
+                   "with cached()), noop (the generator's own cost)")
         ->capture_default_str();
     cmd.add_option("--multi-get-keys", o.multi_get_keys, "Keys per multi_get")
         ->capture_default_str();

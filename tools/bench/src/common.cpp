@@ -24,6 +24,7 @@ auto op_name(op_kind k) -> char const* {
         case op_kind::set: return "set";
         case op_kind::multi_get: return "multi_get";
         case op_kind::increment: return "increment";
+        case op_kind::memo: return "memo";
         case op_kind::custom: return "custom";
         case op_kind::noop: return "noop";
     }
@@ -36,6 +37,7 @@ auto op_mix::weight(op_kind k) const noexcept -> unsigned {
         case op_kind::set: return set;
         case op_kind::multi_get: return multi_get;
         case op_kind::increment: return increment;
+        case op_kind::memo: return memo;
         case op_kind::custom: return custom;
         case op_kind::noop: return noop;
     }
@@ -43,7 +45,7 @@ auto op_mix::weight(op_kind k) const noexcept -> unsigned {
 }
 
 auto op_mix::total() const noexcept -> unsigned {
-    return get + set + multi_get + increment + custom + noop;
+    return get + set + multi_get + increment + memo + custom + noop;
 }
 
 auto parse_op_mix(std::string const& text) -> op_mix {
@@ -69,14 +71,16 @@ auto parse_op_mix(std::string const& text) -> op_mix {
         bool found = false;
         for (std::size_t i = 0; i < op_kind_count; ++i) {
             if (name == op_name(static_cast<op_kind>(i))) {
-                unsigned* slots[] = {&m.get, &m.set, &m.multi_get, &m.increment, &m.custom, &m.noop};
+                unsigned* slots[] = {&m.get,       &m.set,    &m.multi_get, &m.increment,
+                                     &m.memo,      &m.custom, &m.noop};
                 *slots[i] = w;
                 found = true;
             }
         }
         if (!found) {
             throw std::invalid_argument(fmt::format(
-                "unknown operation '{}' in mix (get, set, multi_get, increment, custom, noop)",
+                "unknown operation '{}' in mix (get, set, multi_get, increment, memo, custom, "
+                "noop)",
                 name));
         }
     }

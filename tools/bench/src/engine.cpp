@@ -3,6 +3,8 @@
 
 #include "engine_detail.hpp"
 
+#include "asiocache/cached.hpp"
+#include "asiocache/key.hpp"
 #include "asiocache/serializers.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -34,14 +36,34 @@ auto nanos(clock::duration d) -> std::uint64_t {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
+/// The upstream function behind `op_kind::memo`: returns `*value` and sets `*ran`. The
+/// memoized key is built from `key` alone.
+auto memo_upstream(std::string key, bool* ran, std::string const* value) -> task<std::string> {
+    static_cast<void>(key);
+    *ran = true;
+    co_return *value;
+}
+
+using memo_function = asiocache::detail::memo_types<decltype(&memo_upstream)>::type;
+
 /// The cache under test. Each call returns the facade's own awaitable: the worker awaits the
 /// operation exactly as an application does, with no frame of ours in between.
 class cache_target {
 public:
     static constexpr bool synchronous = false;
 
-    cache_target(asiocache::cache& c, bench_options const& o) : c_(&c), custom_(&o.custom) {
+    cache_target(asiocache::cache& c, bench_options const& o, workload const& w)
+        : c_(&c), custom_(&o.custom), memo_value_(w.value_pool.substr(0, o.value_size_min)) {
         opts_.timeout = o.timeout;
+        if (o.mix.memo != 0) {
+            memo_.emplace(asiocache::cached(
+                c, &memo_upstream,
+                {.key_prefix = "bench-memo",
+                 .key_builder = asiocache::key_from_args<0>(),
+                 .cache_timeout = o.timeout,
+                 // A failing cache is an error here, as for the other operations.
+                 .fail_open = false}));
+        }
     }
     auto get(std::string k) { return c_->get<std::string>(std::move(k), opts_); }
     auto set(std::string k, std::string v) {
@@ -52,10 +74,18 @@ public:
     }
     auto increment(std::string k) { return c_->increment(std::move(k), 1, opts_); }
     auto custom(std::string k) { return (*custom_)(*c_, std::move(k)); }
+    /// A memoized call; true when it did not run the upstream.
+    auto memo(std::string k) -> task<bool> {
+        bool ran = false;
+        co_await (*memo_)(std::move(k), &ran, &memo_value_);
+        co_return !ran;
+    }
 
 private:
     asiocache::cache* c_;
     custom_op const* custom_;
+    std::string memo_value_;
+    std::optional<memo_function> memo_;
     call_options opts_;
 };
 
@@ -99,6 +129,8 @@ public:
         return n;
     }
     auto custom(std::string const& /*key*/) -> bool { return false; }
+    /// What a program without `cached` does for a value it already holds: look it up.
+    auto memo(std::string const& k) -> bool { return get(k).has_value(); }
 
 private:
     std::mutex mutex_;
@@ -167,6 +199,19 @@ auto worker(Target& t, bench_options const& o, window const& win, recorder& rec,
                     }
                     break;
                 }
+                case op_kind::memo: {
+                    // Names unique in this coroutine: g++ 12 confuses same-named locals of
+                    // sibling scopes across suspension points (the frame reads garbage).
+                    bool memo_hit = false;
+                    if constexpr (Target::synchronous) {
+                        memo_hit = t.memo(s.next_key());
+                    } else {
+                        std::string memo_key = s.next_key();
+                        memo_hit = co_await t.memo(std::move(memo_key));
+                    }
+                    (memo_hit ? hits : misses) = 1;
+                    break;
+                }
                 case op_kind::custom: {
                     bool hit = false;
                     if constexpr (Target::synchronous) {
@@ -231,23 +276,29 @@ auto prefill(Target& t, asio::io_context& io, workload const& w, bench_options c
     auto const n = std::min<std::size_t>({o.concurrency, 64, w.keys.size()});
     auto const value_size = (o.value_size_min + o.value_size_max) / 2;
     std::string error;
+    std::size_t finished = 0;
     for (std::size_t i = 0; i < n; ++i) {
         auto const begin = w.keys.size() * i / n;
         auto const end = w.keys.size() * (i + 1) / n;
         asio::co_spawn(io, prefill_slice(t, w, begin, end, value_size),
                        [&](std::exception_ptr e) {
+                           ++finished;
                            if (e && error.empty()) {
                                try {
                                    std::rethrow_exception(e);
                                } catch (std::exception const& ex) {
                                    error = ex.what();
                                }
-                               io.stop();  // the first failure ends the prefill
                            }
                        });
     }
-    io.run();
-    io.restart();
+    // Until every slice is done (each stops at its first failure), not until the context runs
+    // out of work: a network backend keeps a read pending on its connection, so `run()` would
+    // never return.
+    while (finished < n) {
+        io.run_one();
+    }
+    io.restart();  // a context that ran out of work is stopped: the workers need it running
     return error;
 }
 
@@ -334,7 +385,7 @@ auto run_bench(bench_cache_factory const& factory, std::string const& url, bench
         return r;
     }
     detail::workload const w(o);
-    detail::cache_target t(*c, o);
+    detail::cache_target t(*c, o, w);
     detail::drive(t, ios, w, o, r);
     c.reset();
     return r;

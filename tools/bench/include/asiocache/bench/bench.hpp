@@ -36,11 +36,15 @@ enum class op_kind : std::uint8_t {
     set,        ///< `cache.set(key, value)` with a value of `value_size_min..max` bytes.
     multi_get,  ///< `cache.multi_get<std::string>(keys)` of `multi_get_keys` keys.
     increment,  ///< `cache.increment(counter_key, 1)` on a key space of its own.
+    /// A call of a function memoized with `asiocache::cached`, keyed on one workload key; its
+    /// upstream returns a value of `value_size_min` bytes. A hit is a call that did not run
+    /// the upstream (served by the cache, or by another caller's call of the same key).
+    memo,
     custom,     ///< `bench_options::custom` (e.g. a memoized call), if given.
     noop,       ///< Nothing: measures the load generator's own cost per operation.
 };
-inline constexpr std::size_t op_kind_count = 6;
-/// "get", "set", "multi_get", "increment", "custom", "noop".
+inline constexpr std::size_t op_kind_count = 7;
+/// "get", "set", "multi_get", "increment", "memo", "custom", "noop".
 auto op_name(op_kind k) -> char const*;
 
 /// Relative weights of the operation kinds; only their ratios matter. Default: 90% get,
@@ -50,6 +54,7 @@ struct op_mix {
     unsigned set = 10;        ///< Weight of `op_kind::set`. Default 10.
     unsigned multi_get = 0;   ///< Weight of `op_kind::multi_get`. Default 0.
     unsigned increment = 0;   ///< Weight of `op_kind::increment`. Default 0.
+    unsigned memo = 0;        ///< Weight of `op_kind::memo`. Default 0.
     unsigned custom = 0;      ///< Weight of `op_kind::custom`. Default 0.
     unsigned noop = 0;        ///< Weight of `op_kind::noop`. Default 0.
 
