@@ -19,6 +19,8 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <malloc.h>
+
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -194,8 +196,43 @@ void backend_try_get(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
+// Heap bytes per entry beyond the key and value themselves: 100k entries set through the
+// facade into a fresh store, measured with glibc's mallinfo2 (in-use heap) before and after.
+// Compare with Redis's `MEMORY USAGE` of the same key and value (run_all.sh records it).
+void memory_entry_bytes(benchmark::State& state) {
+    constexpr std::size_t entries = 100'000;
+    double overhead = 0;
+    for (auto _ : state) {
+        auto c = std::make_unique<asiocache::cache>(asiocache::backends::make_memory_backend(),
+                                                    asiocache::cache_options{
+                                                        .serializer = asiocache::serializers::bytes()});
+        std::vector<std::string> ks;
+        ks.reserve(entries);
+        for (std::size_t i = 0; i < entries; ++i) {
+            ks.push_back(fmt::format("key:{:012d}", i));
+        }
+        auto const before = mallinfo2().uordblks;
+        boost::asio::io_context io;
+        boost::asio::co_spawn(
+            io,
+            [&]() -> asiocache::task<void> {
+                for (auto const& k : ks) {
+                    co_await c->set(k, value());
+                }
+            },
+            boost::asio::detached);
+        io.run();
+        auto const after = mallinfo2().uordblks;
+        overhead = static_cast<double>(after - before) / entries -
+                   static_cast<double>(ks.front().size() + value_size);
+        benchmark::DoNotOptimize(c);
+    }
+    state.counters["overhead_bytes"] = overhead;
+}
+
 }  // namespace
 
+BENCHMARK(memory_entry_bytes)->Iterations(1);
 BENCHMARK(map_get)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(cache_get_bytes)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(backend_try_get)->Threads(1)->Threads(2)->UseRealTime();

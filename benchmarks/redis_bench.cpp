@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Redis backend throughput and latency on one connection, against raw hiredis in the same
 // run: synchronous (one command per round trip) and pipelined at depth 16. 16-byte keys,
-// 100-byte values. run_redis_benchmark.sh starts the server, adds redis-benchmark's figures
+// 100-byte values. run_all.sh starts the server, adds redis-benchmark's figures
 // and prints the ratios; this binary needs ASIOCACHE_BENCH_REDIS=host:port.
 //
 // Counters: items_per_second (ops/s), p50_us and p99_us (per-operation latency; per batch of
@@ -46,7 +46,7 @@ auto server() -> server_address const& {
         char const* env = std::getenv("ASIOCACHE_BENCH_REDIS");
         if (env == nullptr) {
             throw std::runtime_error(
-                "set ASIOCACHE_BENCH_REDIS=host:port (see run_redis_benchmark.sh)");
+                "set ASIOCACHE_BENCH_REDIS=host:port (see run_all.sh)");
         }
         std::string s(env);
         auto colon = s.rfind(':');

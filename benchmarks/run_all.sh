@@ -1,33 +1,48 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Regenerates benchmarks/report/: report.json, summary.md and the charts (throughput.png,
-# latency.png), with the `asiocache bench` engine.
+# Regenerates benchmarks/RESULTS.md and benchmarks/report/ (report.json, summary.md and the
+# charts throughput.png/svg and latency.png/svg): every figure the project quotes, from one
+# command, with the verdict against each target.
 #
-#   bash benchmarks/run_all.sh                 # about 2-3 minutes
-#   BENCH_DURATION=10s bash benchmarks/run_all.sh
+#   bash benchmarks/run_all.sh                  # about 15 minutes on 2 cores
+#   BENCH_RUNS=1 BENCH_REPS=1 BENCH_DURATION=1s BENCH_RESULTS=/tmp/r.md bash benchmarks/run_all.sh
+#                                                 # a quick look, RESULTS.md left alone
 #
-# It builds asiocache-bench in Release (build/bench-release), starts its own redis-server and
-# memcached on free 127.0.0.1 ports (never 6379/11211), measures memory://, redis:// and
-# memcached:// at concurrency 1, 64 and 512, each with its raw-client baseline (unordered_map +
-# mutex, hiredis pipelined on one connection, libmemcached synchronous on one connection), and
-# stops the servers. A backend that this build lacks is reported as "backend not built" and the
-# others still run. It also measures the load generator's own cost per operation (a no-op mix).
+# It builds the benchmarks in Release (build/bench-release), starts its own redis-server and
+# memcached on free 127.0.0.1 ports (never 6379/11211) without persistence, and then runs, each
+# BENCH_RUNS times so that the results are medians:
+# - `asiocache-bench` over memory://, redis:// and memcached:// at concurrency 1, 64 and 512,
+#   each with its raw-client baseline (unordered_map + mutex, hiredis pipelined on one
+#   connection, libmemcached synchronous on one connection);
+# - redis-benchmark (-c 50 -P 1 and -P 16) and `redis_bench` (asiocache against raw hiredis);
+# - the Python floors under aiocache (python_asyncio_bound.py: aiocache is not packaged here);
+# and once each, with BENCH_REPS repetitions, the Google Benchmark micro-benchmarks (memory
+# against unordered_map, memoized call against facade get, memcached against libmemcached,
+# serializers and keys). make_results.py then writes RESULTS.md from the raw outputs, which are
+# kept in build/bench-release/results.
 #
-# The cache uses the bytes serializer, so that it stores what the raw clients store and the
-# ratio measures the framework, not JSON (the serializers have micro-benchmarks of their own).
+# The cache uses the bytes serializer in the sweep, so that it stores what the raw clients store
+# and the ratio measures the framework, not JSON (the serializers have micro-benchmarks).
 #
-# Environment: BENCH_DURATION (per point, default 3s), BENCH_WARMUP (default 1s),
-# BENCH_THREADS (default 1), BENCH_SERIALIZER (default bytes), BENCH_ARGS (extra
-# asiocache-bench options), BENCH_OUT (output directory, default benchmarks/report).
+# Environment: BENCH_RUNS (default 3), BENCH_REPS (Google Benchmark repetitions, default 5),
+# BENCH_DURATION (per sweep point, default 3s), BENCH_WARMUP (default 1s), BENCH_THREADS
+# (default 1), BENCH_ARGS (extra asiocache-bench options), BENCH_OUT (charts directory, default
+# benchmarks/report), BENCH_RESULTS (default benchmarks/RESULTS.md), BENCH_BUILD (build tree,
+# default build/bench-release; an existing Release tree with tests and benchmarks on will do).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${BENCH_OUT:-$root/benchmarks/report}
+results_md=${BENCH_RESULTS:-$root/benchmarks/RESULTS.md}
+runs=${BENCH_RUNS:-3}
+reps=${BENCH_REPS:-5}
 duration=${BENCH_DURATION:-3s}
 warmup=${BENCH_WARMUP:-1s}
 threads=${BENCH_THREADS:-1}
-serializer=${BENCH_SERIALIZER:-bytes}
-build=$root/build/bench-release
+serializer=bytes
+build=${BENCH_BUILD:-$root/build/bench-release}
+raw=$build/results
+py=/usr/bin/python3  # Debian's, with python3-redis
 tmp=$(mktemp -d)
 pids=()
 
@@ -85,30 +100,25 @@ start_server() {
     return 1
 }
 
-log "building asiocache-bench (Release) in $build"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DASIOCACHE_BUILD_TESTS=OFF \
-    -DASIOCACHE_BUILD_BENCHMARKS=OFF -DASIOCACHE_BUILD_EXAMPLES=OFF -DASIOCACHE_BUILD_TOOLS=ON \
+log "building the benchmarks (Release) in $build"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DASIOCACHE_BUILD_TESTS=ON \
+    -DASIOCACHE_BUILD_BENCHMARKS=ON -DASIOCACHE_BUILD_EXAMPLES=OFF -DASIOCACHE_BUILD_TOOLS=ON \
     >/dev/null
-cmake --build "$build" -j "$(nproc)" --target asiocache-bench >/dev/null
+cmake --build "$build" -j "$(nproc)" --target asiocache-bench memory_vs_unordered_map memo_bench \
+    serializers_bench redis_bench memcached_bench >/dev/null
 bench=$build/tools/bench/asiocache-bench
+rm -rf "$raw"
+mkdir -p "$raw"
 
-urls=("memory://")
-if command -v redis-server >/dev/null; then
-    start_server redis redis-server --bind 127.0.0.1 --port PORT --save "" --appendonly no
-    log "redis-server on 127.0.0.1:$server_port"
-    urls+=("redis://127.0.0.1:$server_port/0")
-else
-    log "redis-server not found: redis:// skipped"
-fi
-if command -v memcached >/dev/null; then
-    as_user=()
-    [[ $(id -u) == 0 ]] && as_user=(-u root)  # memcached refuses root without -u
-    start_server memcached memcached -l 127.0.0.1 -p PORT -U 0 -m 256 "${as_user[@]}"
-    log "memcached on 127.0.0.1:$server_port"
-    urls+=("memcached://127.0.0.1:$server_port")
-else
-    log "memcached not found: memcached:// skipped"
-fi
+start_server redis redis-server --bind 127.0.0.1 --port PORT --save "" --appendonly no
+redis_port=$server_port
+log "redis-server on 127.0.0.1:$redis_port"
+as_user=()
+[[ $(id -u) == 0 ]] && as_user=(-u root)  # memcached refuses root without -u
+start_server memcached memcached -l 127.0.0.1 -p PORT -U 0 -m 256 "${as_user[@]}"
+memcached_port=$server_port
+log "memcached on 127.0.0.1:$memcached_port"
+urls=("memory://" "redis://127.0.0.1:$redis_port/0" "memcached://127.0.0.1:$memcached_port")
 
 common=(--threads "$threads" --warmup "$warmup" --serializer "$serializer" --no-progress
     ${BENCH_ARGS:-})
@@ -116,47 +126,54 @@ common=(--threads "$threads" --warmup "$warmup" --serializer "$serializer" --no-
 # The generator's own cost: the same loop with an operation that does nothing, next to a
 # memory get, on one thread at concurrency 64.
 log "measuring the load generator's own cost"
-noop_json=$("$bench" memory:// -m noop=1 -c 64 -d "$duration" "${common[@]}" --json)
-get_json=$("$bench" memory:// -m get=1 -c 64 -d "$duration" "${common[@]}" --json)
-overhead=$(python3 - "$noop_json" "$get_json" <<'PY'
-import json, sys
-noop = json.loads(sys.argv[1])["results"][0]["asiocache"]
-get = json.loads(sys.argv[2])["results"][0]["asiocache"]
-n_wall, g_wall = 1e9 / noop["throughput"], 1e9 / get["throughput"]
-n_cpu, g_cpu = 1e3 * noop["cpu_per_op_us"], 1e3 * get["cpu_per_op_us"]
-print(f"Load generator cost, one thread at concurrency 64: a no-op operation costs {n_wall:.0f} ns "
-      f"of wall time and {n_cpu:.0f} ns of CPU per operation (p50 {noop['latency_ns']['p50']} ns "
-      f"between two clock reads), against {g_wall:.0f} ns wall and {g_cpu:.0f} ns CPU for a "
-      f"memory `get` hit: the generator is {100 * n_cpu / g_cpu:.0f}% of the CPU of the cheapest "
-      f"operation it measures.")
-PY
-)
-log "$overhead"
+"$bench" memory:// -m noop=1 -c 64 -d "$duration" "${common[@]}" --json >"$raw/generator_noop.json"
+"$bench" memory:// -m get=1 -c 64 -d "$duration" "${common[@]}" --json >"$raw/generator_get.json"
 
-log "sweep over ${urls[*]} at concurrency 1, 64, 512 with baselines"
-status=0
-"$bench" "${urls[@]}" --sweep 1,64,512 --baseline -d "$duration" "${common[@]}" \
-    --report "$out" | tee "$tmp/table.txt" || status=$?
-if [[ $status == 2 ]]; then
-    log "some URLs did not run (see 'did not run' above: backend not built or not reachable)"
-elif [[ $status != 0 ]]; then
-    log "asiocache-bench failed ($status)"
-    exit "$status"
-fi
+# The memoized-call path through the bench tool, next to a get of the same workload.
+log "memoized calls (memory://, concurrency 1 and 64)"
+"$bench" memory:// -m memo=1 --sweep 1,64 -d "$duration" "${common[@]}" --baseline --json \
+    >"$raw/memo_sweep.json"
 
-{
-    echo "# asiocache bench report"
-    echo
-    echo "Produced by \`bash benchmarks/run_all.sh\` on $(date -u +%Y-%m-%d):" \
-        "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))," \
-        "$(redis-server --version 2>/dev/null | cut -d' ' -f1-3 || true)," \
-        "memcached $(memcached -V 2>/dev/null | cut -d' ' -f2 || true), both on 127.0.0.1," \
-        "started by the script, without persistence. Each point runs $duration after $warmup" \
-        "of warm-up. One run on a machine that may be shared: compare within the run."
-    echo
-    echo "$overhead"
-    echo
-    cat "$out/summary.md"
-} >"$tmp/summary.md"
-mv "$tmp/summary.md" "$out/summary.md"
-log "wrote $out/summary.md, report.json and the charts"
+for run in $(seq "$runs"); do
+    log "run $run/$runs: sweep over ${urls[*]} at concurrency 1, 64, 512 with baselines"
+    "$bench" "${urls[@]}" --sweep 1,64,512 --baseline -d "$duration" "${common[@]}" \
+        --json --report "$raw/report_$run" >"$raw/sweep_$run.json"
+    log "run $run/$runs: Python floors under aiocache"
+    for c in 1 64; do
+        "$py" "$root/benchmarks/python_asyncio_bound.py" redis 127.0.0.1 "$redis_port" "$c" \
+            "$duration" >>"$raw/python_$run.jsonl"
+    done
+    "$py" "$root/benchmarks/python_asyncio_bound.py" memory - 0 1 "$duration" \
+        >>"$raw/python_$run.jsonl"
+    log "run $run/$runs: redis-benchmark and redis_bench"
+    redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 50 -P 1 -t get,set -d 100 -n 200000 --csv \
+        >"$raw/redis_benchmark_p1_$run.csv"
+    redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 50 -P 16 -t get,set -d 100 -n 1000000 \
+        --csv >"$raw/redis_benchmark_p16_$run.csv"
+    ASIOCACHE_BENCH_REDIS="127.0.0.1:$redis_port" "$build/benchmarks/redis_bench" \
+        --benchmark_min_time=0.5 --benchmark_format=json >"$raw/redis_bench_$run.json"
+done
+
+# Redis's own memory per key, for the memory backend's per-entry target: a key the sweep wrote
+# (16 bytes, with a 100-byte value).
+redis-cli -h 127.0.0.1 -p "$redis_port" MEMORY USAGE key:000000000000 SAMPLES 0 \
+    >"$raw/redis_memory_usage.txt"
+
+gbench=(--benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true
+    --benchmark_format=json)
+log "micro-benchmarks: memory against unordered_map"
+"$build/benchmarks/memory_vs_unordered_map" "${gbench[@]}" \
+    --benchmark_enable_random_interleaving=true >"$raw/memory.json"
+log "micro-benchmarks: memoized call against facade get"
+"$build/benchmarks/memo_bench" "${gbench[@]}" >"$raw/memo.json"
+log "micro-benchmarks: serializers and keys"
+"$build/benchmarks/serializers_bench" "${gbench[@]}" >"$raw/serializers.json"
+log "micro-benchmarks: memcached against libmemcached (its own memcached)"
+"$build/benchmarks/memcached_bench" "${gbench[@]}" --benchmark_min_time=0.3 >"$raw/memcached.json"
+
+log "writing $results_md"
+mkdir -p "$out"
+"$py" "$root/benchmarks/make_results.py" --raw "$raw" --runs "$runs" --reps "$reps" \
+    --duration "$duration" --warmup "$warmup" --report-out "$out" >"$tmp/results.md"
+mv "$tmp/results.md" "$results_md"
+log "wrote $results_md and $out"

@@ -1,0 +1,528 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Writes benchmarks/RESULTS.md (to stdout) from the raw outputs of benchmarks/run_all.sh.
+
+Every figure is a median: over the BENCH_RUNS runs for the sweep, redis-benchmark, redis_bench
+and the Python floors; over the BENCH_REPS repetitions for the Google Benchmark binaries. Each
+target of DESIGN.md section 8 and of the issues gets a computed verdict. Also copies the
+sweep's report (report.json, summary.md, charts) of the median run to --report-out.
+"""
+
+import argparse
+import csv
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+med = statistics.median
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def fmt_rate(x):
+    if x != x:
+        return "n/a"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M/s"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} k/s"
+    return f"{x:.0f} /s"
+
+
+def fmt_ns(ns):
+    if ns != ns:
+        return "n/a"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} us"
+    return f"{ns:.0f} ns"
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+# ---- Google Benchmark JSON ------------------------------------------------------------------
+
+
+class GBench:
+    """Medians of one binary's output (aggregates when there were repetitions)."""
+
+    def __init__(self, path):
+        self.ok = os.path.exists(path) and os.path.getsize(path) > 0
+        self.rows = {}
+        self.context = {}
+        if not self.ok:
+            return
+        data = load_json(path)
+        self.context = data.get("context", {})
+        singles = {}
+        for b in data["benchmarks"]:
+            name = b.get("run_name", b["name"])
+            if b.get("run_type") == "aggregate":
+                if b.get("aggregate_name") == "median":
+                    self.rows[name] = b
+            else:
+                singles.setdefault(name, b)
+        for name, b in singles.items():
+            self.rows.setdefault(name, b)
+
+    def find(self, func, *parts):
+        """The row of benchmark `func` whose name has every one of `parts` as a component."""
+        for name, b in self.rows.items():
+            comps = name.split("/")
+            if comps[0] == func and all(p in comps for p in parts):
+                return b
+        return None
+
+    def value(self, func, field, *parts):
+        b = self.find(func, *parts)
+        if b is None or field not in b:
+            return float("nan")
+        v = float(b[field])
+        if field in ("real_time", "cpu_time"):
+            unit = b.get("time_unit", "ns")
+            v *= {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
+        return v
+
+
+# ---- the asiocache-bench sweep ---------------------------------------------------------------
+
+
+def sweep_points(runs):
+    """{(url_index, concurrency): {"asiocache": [result...], "baseline": [result...]}}"""
+    points = {}
+    urls = None
+    for doc in runs:
+        urls = urls or doc["urls"]
+        for r in doc["results"]:
+            u = doc["urls"].index(r["url"])
+            p = points.setdefault((u, r["concurrency"]), {"asiocache": [], "baseline": []})
+            for side in ("asiocache", "baseline"):
+                if side in r and r[side].get("ok", True) and r[side].get("operations", 0) > 0:
+                    p[side].append(r[side])
+    return urls, points
+
+
+def url_kind(url):
+    return url.split(":", 1)[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--reps", type=int, required=True)
+    ap.add_argument("--duration", required=True)
+    ap.add_argument("--warmup", required=True)
+    ap.add_argument("--report-out", required=True)
+    a = ap.parse_args()
+    raw = a.raw
+    out = []
+    w = out.append
+
+    # ---- inputs
+    sweeps = [load_json(p) for p in sorted(glob.glob(f"{raw}/sweep_*.json"))]
+    urls, points = sweep_points(sweeps)
+    memory = GBench(f"{raw}/memory.json")
+    memo = GBench(f"{raw}/memo.json")
+    sers = GBench(f"{raw}/serializers.json")
+    mc = GBench(f"{raw}/memcached.json")
+    rbench = [GBench(p) for p in sorted(glob.glob(f"{raw}/redis_bench_*.json"))]
+    python = []
+    for p in sorted(glob.glob(f"{raw}/python_*.jsonl")):
+        with open(p) as f:
+            python += [json.loads(line) for line in f if line.strip()]
+
+    def rb_csv(kind, test, field):
+        vals = []
+        for p in sorted(glob.glob(f"{raw}/redis_benchmark_{kind}_*.csv")):
+            with open(p) as f:
+                for row in csv.DictReader(f):
+                    if row["test"] == test:
+                        vals.append(float(row[field]))
+        return med(vals) if vals else float("nan")
+
+    def rbv(func, field, *parts):
+        vals = [g.value(func, field, *parts) for g in rbench]
+        vals = [v for v in vals if v == v]
+        return med(vals) if vals else float("nan")
+
+    def py_rate(kind, c):
+        vals = [r["throughput"] for r in python if r["kind"] == kind and r["concurrency"] == c]
+        return med(vals) if vals else float("nan")
+
+    # The median run (by total asiocache throughput) gives the charts.
+    totals = []
+    for i, doc in enumerate(sweeps):
+        t = sum(r["asiocache"].get("throughput", 0) for r in doc["results"] if "asiocache" in r)
+        totals.append((t, i))
+    chosen = sorted(totals)[len(totals) // 2][1] if totals else None
+    if chosen is not None:
+        src = f"{raw}/report_{chosen + 1}"
+        os.makedirs(a.report_out, exist_ok=True)
+        for f in os.listdir(src):
+            shutil.copy(os.path.join(src, f), os.path.join(a.report_out, f))
+
+    # ---- header
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def version(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return "?"
+
+    load = os.getloadavg()
+    w("# Benchmark results")
+    w("")
+    w("Generated by `bash benchmarks/run_all.sh` (see its header for the knobs); do not edit by "
+      "hand. Raw outputs: `build/bench-release/results`. Explanations of the gaps, with the "
+      "profiles behind them: [PROFILES.md](PROFILES.md).")
+    w("")
+    w(f"- Run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, {os.cpu_count()} "
+      f"cores ({cpu}), load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+      f"(1/5/15 min).")
+    w(f"- Release build (g++ {version(['g++', '-dumpfullversion'])}, -O3). "
+      f"{version(['redis-server', '--version']).split(' sha=')[0]}; "
+      f"memcached {version(['memcached', '-V']).replace('memcached ', '')}; both on 127.0.0.1, "
+      f"started by the script, no persistence.")
+    w(f"- Medians: {a.runs} runs of each sweep point ({a.duration} after {a.warmup} warm-up), "
+      f"of redis-benchmark and `redis_bench`; {a.reps} repetitions of each micro-benchmark. "
+      "Ratios are taken within one run, so both sides meet the same machine load.")
+    w("")
+
+    # ---- verdicts, gathered as sections compute them
+    verdicts = []
+
+    def target(area, what, measured, ok, note=""):
+        verdicts.append((area, what, measured, ok, note))
+
+    # ---- memory
+    sec_memory = []
+    s = sec_memory.append
+    mg = memory.value("map_get", "real_time", "threads:1")
+    cg = memory.value("cache_get_bytes", "real_time", "threads:1")
+    tg = memory.value("backend_try_get", "real_time", "threads:1")
+    cgl = memory.value("cache_get_bytes_lru", "real_time", "threads:1")
+    cgj = memory.value("cache_get_json", "real_time", "threads:1")
+    ms = memory.value("map_set", "real_time", "threads:1")
+    cs = memory.value("cache_set_bytes", "real_time", "threads:1")
+    s("## Memory backend (micro-benchmark)")
+    s("")
+    s("`benchmarks/memory_vs_unordered_map.cpp`: 10k keys of 16 bytes, 100-byte values, every "
+      "lookup a hit; baseline one `std::mutex` around a `std::unordered_map<std::string, "
+      "std::string>`, copying the value out. One coroutine runs each thread's whole loop.")
+    s("")
+    s("| benchmark (1 thread) | time per op | ratio to its map baseline |")
+    s("|---|---:|---:|")
+    for label, v, base in (
+            ("`map_get`: mutex + unordered_map, copy out (baseline)", mg, mg),
+            ("`backend_try_get`: the store's synchronous lookup alone", tg, mg),
+            ("`cache_get_bytes`: `co_await cache.get<std::string>(k)`", cg, mg),
+            ("`cache_get_bytes_lru`: the same on a bounded (LRU) store", cgl, mg),
+            ("`cache_get_json`: the same get, JSON serializer (information)", cgj, mg),
+            ("`map_set`: mutex + `insert_or_assign` (baseline)", ms, ms),
+            ("`cache_set_bytes`: `co_await cache.set(k, v)`", cs, ms)):
+        s(f"| {label} | {fmt_ns(v)} | {v / base:.2f}x |")
+    s("")
+    r1 = memory.value("cache_get_bytes", "items_per_second", "threads:1")
+    r2 = memory.value("cache_get_bytes", "items_per_second", "threads:2")
+    m1 = memory.value("map_get", "items_per_second", "threads:1")
+    m2 = memory.value("map_get", "items_per_second", "threads:2")
+    s(f"Two threads against one (`items_per_second`): facade get {r2 / r1:.2f}x, map get "
+      f"{m2 / m1:.2f}x.")
+    s("")
+    target("memory", "facade get hit within 2x a mutex-guarded unordered_map lookup",
+           f"{cg / mg:.2f}x", cg / mg <= 2.0)
+    target("memory", "2 threads scale to 1.7x one thread", f"{r2 / r1:.2f}x", r2 / r1 >= 1.7,
+           f"the map itself scales {m2 / m1:.2f}x on this machine")
+    overhead = memory.value("memory_entry_bytes", "overhead_bytes")
+    redis_usage = float("nan")
+    try:
+        with open(f"{raw}/redis_memory_usage.txt") as f:
+            redis_usage = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    redis_overhead = redis_usage - 16 - 100
+    s(f"Per-entry memory beyond key and value (16 + 100 bytes): the memory backend "
+      f"{overhead:.0f} bytes (heap measured with `mallinfo2` over 100k entries set through the "
+      f"facade); Redis {redis_overhead:.0f} bytes (`MEMORY USAGE` of the same key, "
+      f"{redis_usage:.0f} bytes, less key and value).")
+    s("")
+    target("memory", "per-entry overhead at most Redis's own per-key overhead",
+           f"{overhead:.0f} B against {redis_overhead:.0f} B", overhead <= redis_overhead)
+
+    # ---- sweep
+    sec_sweep = []
+    s = sec_sweep.append
+    s("## Every backend at concurrency 1, 64 and 512 (`asiocache bench`)")
+    s("")
+    if sweeps:
+        wl = sweeps[0]["workload"]
+        s(f"Workload: mix `{wl['mix']}`, {wl['key_count']} keys of {wl['key_size']} B "
+          f"({wl['distribution']}), values {wl['value_size_min']} B, serializer "
+          f"`{wl['serializer']}`, {wl['threads']} thread(s), one connection per client. "
+          "Baselines, in the same run on the same servers: `std::unordered_map` + mutex, raw "
+          "hiredis pipelined on one connection (as many commands per batch as the concurrency), "
+          "raw libmemcached synchronous on one connection (one call at a time, whatever the "
+          "concurrency). Medians per point; the charts show the median run "
+          f"(run {chosen + 1}): [throughput](report/throughput.png), "
+          "[latency](report/latency.png).")
+        s("")
+        s("| backend | concurrency | asiocache | raw client | asiocache / raw | asiocache p50 / "
+          "p99 | raw p50 / p99 |")
+        s("|---|---:|---:|---:|---:|---:|---:|")
+        for u, url in enumerate(urls):
+            for c in sweeps[0]["sweep"]:
+                p = points.get((u, c))
+                if not p or not p["asiocache"]:
+                    s(f"| `{url_kind(url)}` | {c} | did not run | | | | |")
+                    continue
+                t = med(r["throughput"] for r in p["asiocache"])
+                tp50 = med(r["latency_ns"]["p50"] for r in p["asiocache"])
+                tp99 = med(r["latency_ns"]["p99"] for r in p["asiocache"])
+                if p["baseline"]:
+                    b = med(r["throughput"] for r in p["baseline"])
+                    bp50 = med(r["latency_ns"]["p50"] for r in p["baseline"])
+                    bp99 = med(r["latency_ns"]["p99"] for r in p["baseline"])
+                    ratio = med(x["throughput"] / y["throughput"]
+                                for x, y in zip(p["asiocache"], p["baseline"]))
+                    s(f"| `{url_kind(url)}` | {c} | {fmt_rate(t)} | {fmt_rate(b)} | "
+                      f"{ratio * 100:.0f}% | {fmt_ns(tp50)} / {fmt_ns(tp99)} | "
+                      f"{fmt_ns(bp50)} / {fmt_ns(bp99)} |")
+                else:
+                    s(f"| `{url_kind(url)}` | {c} | {fmt_rate(t)} | n/a | | "
+                      f"{fmt_ns(tp50)} / {fmt_ns(tp99)} | |")
+        s("")
+        s("The ratio is the median of the per-run ratios. The memory baseline is a bare map on "
+          "the worker thread, with no coroutine and no await: the gap at high concurrency is "
+          "the price of the asynchronous interface, measured more closely by the "
+          "micro-benchmark above. The memcached baseline cannot use concurrency at all (one "
+          "blocking call at a time), so at 64 and 512 the ratio shows what the asynchronous "
+          "backend's pipelining of gets buys.")
+        s("")
+    try:
+        noop = load_json(f"{raw}/generator_noop.json")["results"][0]["asiocache"]
+        get = load_json(f"{raw}/generator_get.json")["results"][0]["asiocache"]
+        n_cpu, g_cpu = 1e3 * noop["cpu_per_op_us"], 1e3 * get["cpu_per_op_us"]
+        s(f"**The load generator's own cost** (one thread, concurrency 64): a no-op operation "
+          f"costs {n_cpu:.0f} ns of CPU against {g_cpu:.0f} ns for a memory `get` hit, so the "
+          f"generator is {100 * n_cpu / g_cpu:.0f}% of the cheapest operation it measures and "
+          "is not the bottleneck.")
+        s("")
+    except (OSError, KeyError, IndexError):
+        pass
+
+    # ---- redis
+    sec_redis = []
+    s = sec_redis.append
+    s("## Redis")
+    s("")
+    s("`benchmarks/redis_bench.cpp` (asiocache's Redis backend on one connection, and raw "
+      "hiredis in the same process) and `redis-benchmark` (`-c 50`, `-P 1` and `-P 16`, GET and "
+      "SET, 100-byte values), interleaved, on the same server.")
+    s("")
+    s("| client | op | ops/s | p50 | p99 |")
+    s("|---|---|---:|---:|---:|")
+    for op in ("GET", "SET"):
+        for kind, label in (("p1", "redis-benchmark -c 50 -P 1"), ("p16", "redis-benchmark -c 50 -P 16")):
+            s(f"| {label} | {op} | {fmt_rate(rb_csv(kind, op, 'rps'))} | "
+              f"{fmt_ns(rb_csv(kind, op, 'p50_latency_ms') * 1e6)} | "
+              f"{fmt_ns(rb_csv(kind, op, 'p99_latency_ms') * 1e6)} |")
+    rows = [("raw hiredis, synchronous", "bm_hiredis_sync", ()),
+            ("raw hiredis, pipelined x16 (latency per batch)", "bm_hiredis_pipelined16", ()),
+            ("asiocache, concurrency 1", "bm_asiocache<false>", ("c:1",)),
+            ("asiocache, concurrency 64", "bm_asiocache<false>", ("c:64",)),
+            ("asiocache, concurrency 512", "bm_asiocache<false>", ("c:512",)),
+            ("asiocache facade (JSON off), concurrency 64", "bm_asiocache_facade", ("c:64",))]
+    for op, code in (("GET", "set:0"), ("SET", "set:1")):
+        for label, func, parts in rows:
+            v = rbv(func, "items_per_second", code, *parts)
+            if v != v:
+                continue
+            s(f"| {label} | {op} | {fmt_rate(v)} | {fmt_ns(rbv(func, 'p50_us', code, *parts) * 1e3)}"
+              f" | {fmt_ns(rbv(func, 'p99_us', code, *parts) * 1e3)} |")
+    s("")
+    for op, code in (("GET", "set:0"), ("SET", "set:1")):
+        c64 = rbv("bm_asiocache<false>", "items_per_second", code, "c:64")
+        c512 = rbv("bm_asiocache<false>", "items_per_second", code, "c:512")
+        p1, p16 = rb_csv("p1", op, "rps"), rb_csv("p16", op, "rps")
+        lat1 = rbv("bm_asiocache<false>", "p50_us", code, "c:1")
+        lat0 = rbv("bm_hiredis_sync", "p50_us", code)
+        target("redis", f"{op}: 64 coroutines on one connection >= redis-benchmark -c 50 -P 1",
+               f"{c64 / p1:.1f}x", c64 / p1 >= 1.0)
+        target("redis", f"{op}: concurrency 512 >= 60% of redis-benchmark -P 16",
+               f"{100 * c512 / p16:.0f}%", c512 / p16 >= 0.6)
+        target("redis", f"{op}: concurrency 1 p50 latency <= 1.2x raw synchronous hiredis",
+               f"{lat1 / lat0:.2f}x", lat1 / lat0 <= 1.2)
+    py64 = py_rate("redis", 64)
+    ours64 = rbv("bm_asiocache<false>", "items_per_second", "set:0", "c:64")
+    target("redis", "GET at concurrency 64 >= 20x Python aiocache on the same server",
+           f"{ours64 / py64:.0f}x redis.asyncio (an upper bound on aiocache)", ours64 / py64 >= 20,
+           "aiocache is not installable here; see the Python section")
+
+    # ---- memcached
+    sec_mc = []
+    s = sec_mc.append
+    s("## Memcached")
+    s("")
+    s("`benchmarks/memcached_bench.cpp`: 16-byte keys, 100-byte values, its own memcached "
+      "(`-t 2`). Baseline: raw synchronous libmemcached, one handle, one connection. The "
+      "`paired_*` benchmarks alternate blocks of 256 raw and 256 backend operations inside one "
+      "benchmark, so both meet the same load; `ratio` is backend throughput over raw.")
+    s("")
+    s("| op | concurrency | raw ops/s | backend ops/s | ratio (text) | ratio (binary) |")
+    s("|---|---:|---:|---:|---:|---:|")
+    for op in ("get", "set"):
+        for c in ("1", "8", "64"):
+            s(f"| {op} | {c} | {fmt_rate(mc.value('paired_' + op, 'raw_ops_s', 'text', c))} | "
+              f"{fmt_rate(mc.value('paired_' + op, 'backend_ops_s', 'text', c))} | "
+              f"{mc.value('paired_' + op, 'ratio', 'text', c):.2f} | "
+              f"{mc.value('paired_' + op, 'ratio', 'binary', c):.2f} |")
+    s("")
+    multi = mc.value("backend_multi_get_100", "items_per_second")
+    single = mc.value("backend_single_get_100", "items_per_second")
+    raw_m = mc.value("raw_mget_100", "items_per_second")
+    s(f"multi_get of 100 keys in one round trip: {fmt_rate(multi)} keys through the backend "
+      f"(raw `memcached_mget`: {fmt_rate(raw_m)}), against {fmt_rate(single)} for 100 single "
+      "gets one after another.")
+    s("")
+    for op in ("get", "set"):
+        r1 = mc.value("paired_" + op, "ratio", "text", "1")
+        r8 = mc.value("paired_" + op, "ratio", "text", "8")
+        target("memcached", f"{op}: concurrency 1 >= 80% of raw libmemcached", f"{r1 * 100:.0f}%",
+               r1 >= 0.8)
+        target("memcached", f"{op}: concurrency 8 >= 2x raw single connection", f"{r8:.2f}x",
+               r8 >= 2.0)
+    target("memcached", "multi_get of 100 keys in one round trip (>= 5x 100 single gets)",
+           f"{multi / single:.0f}x", multi / single >= 5)
+
+    # ---- memo
+    sec_memo = []
+    s = sec_memo.append
+    s("## Memoization")
+    s("")
+    s("`benchmarks/memo_cached.cpp`: one key, warm, memory backend, one thread, one coroutine "
+      "looping; a 100-byte string result. `json:0` stores it with the string serializer (the "
+      "layers' own cost), `json:1` with the default JSON serializer.")
+    s("")
+    s("| benchmark | calls/s | time per call | ratio to `facade_get` (same serializer) |")
+    s("|---|---:|---:|---:|")
+    for j in ("json:0", "json:1"):
+        base = memo.value("facade_get", "real_time", j)
+        for func in ("facade_get", "memoized_call", "memoized_call_with_plugins"):
+            t = memo.value(func, "real_time", j)
+            s(f"| `{func}/{j}` | {fmt_rate(memo.value(func, 'items_per_second', j))} | "
+              f"{fmt_ns(t)} | {t / base:.2f}x |")
+    s("")
+    for j, label in (("json:0", "string serializer"), ("json:1", "JSON serializer")):
+        rate = memo.value("memoized_call", "items_per_second", j)
+        ratio = memo.value("memoized_call", "real_time", j) / memo.value("facade_get", "real_time", j)
+        target("memoization", f"warm memoized call >= 1M calls/s, one thread ({label})",
+               fmt_rate(rate), rate >= 1e6)
+        target("memoization", f"warm memoized call within 1.5x a facade get ({label})",
+               f"{ratio:.2f}x", ratio <= 1.5)
+    try:
+        doc = load_json(f"{raw}/memo_sweep.json")
+        s("Through the bench tool (`asiocache bench memory:// -m memo=1 --sweep 1,64 "
+          "--baseline`, 10k keys, bytes serializer; the baseline reads the value from the map):")
+        s("")
+        s("| concurrency | memoized calls/s | map lookups/s | ratio | hit ratio |")
+        s("|---:|---:|---:|---:|---:|")
+        for r in doc["results"]:
+            x, y = r["asiocache"], r.get("baseline", {})
+            s(f"| {r['concurrency']} | {fmt_rate(x['throughput'])} | "
+              f"{fmt_rate(y.get('throughput', float('nan')))} | "
+              f"{x['throughput'] / y['throughput'] * 100:.0f}% | {x['hit_ratio'] * 100:.2f}% |")
+        s("")
+    except (OSError, KeyError, ZeroDivisionError):
+        pass
+    s("The cold-key target (1000 concurrent callers in 4 processes sharing one server make "
+      "exactly 1 upstream call) is a test, not a benchmark: "
+      "`memo_server_test` `thousand_callers_in_four_processes_make_one_upstream_call`, on Redis "
+      "and on memcached, in every CI run.")
+    s("")
+
+    # ---- python / node
+    sec_py = []
+    s = sec_py.append
+    s("## Python aiocache and Node cache-manager")
+    s("")
+    s("Neither can be installed here: Debian 12 packages neither `aiocache` nor "
+      "`node-cache-manager`, and this machine reaches no other package source. Python aiocache "
+      "0.12 is a layer over `redis.asyncio` (redis-py, packaged as python3-redis) for Redis and "
+      "over a dict for SimpleMemoryCache, adding its decorators, an `asyncio.wait_for` timeout "
+      "per call, the serializer and the plugin hooks. So `benchmarks/python_asyncio_bound.py` "
+      "measures those foundations doing the same reads: upper bounds on aiocache's rate, and "
+      "the ratios below are lower bounds on asiocache's lead. Node cache-manager was not "
+      "measured.")
+    s("")
+    s("| Python floor | concurrency | ops/s | asiocache, same loop | asiocache ops/s | ratio |")
+    s("|---|---:|---:|---|---:|---:|")
+    for c in (1, 64):
+        pr = py_rate("redis", c)
+        ours = rbv("bm_asiocache<false>", "items_per_second", "set:0", f"c:{c}")
+        s(f"| `redis.asyncio` GET | {c} | {fmt_rate(pr)} | `redis_bench` GET, c={c} | "
+          f"{fmt_rate(ours)} | {ours / pr:.1f}x |")
+    ours = memory.value("cache_get_bytes", "items_per_second", "threads:1")
+    pr = py_rate("memory", 1)
+    s(f"| `async def` + dict | 1 | {fmt_rate(pr)} | `cache_get_bytes` (one coroutine looping) | "
+      f"{fmt_rate(ours)} | {ours / pr:.1f}x |")
+    s("")
+    s("Each Python loop also reads the clock twice per operation (for its latency figures), "
+      "which the C++ micro-benchmarks do not; at the memory floor's speed that is a large share "
+      "of its time, so read that row as an order of magnitude.")
+    s("")
+
+    # ---- serializers
+    sec_ser = []
+    s = sec_ser.append
+    s("## Serializers and keys (micro-benchmarks)")
+    s("")
+    s("`benchmarks/serializers_keys.cpp`: a thread of five chat messages (about 600 bytes of "
+      "JSON) through the structured serializers; a 100-byte string through the byte ones; the "
+      "facade's key join and a memoized call's argument key.")
+    s("")
+    s("| benchmark | time per op |")
+    s("|---|---:|")
+    for name, b in sers.rows.items():
+        t = sers.value(name.split("/")[0], "real_time", *name.split("/")[1:])
+        label = b.get("label", "")
+        s(f"| `{name}`{' (' + label + ')' if label else ''} | {fmt_ns(t)} |")
+    s("")
+
+    # ---- assemble
+    w("## Targets")
+    w("")
+    w("| area | target | measured | verdict |")
+    w("|---|---|---|---|")
+    for area, what, measured, ok, note in verdicts:
+        w(f"| {area} | {what} | {measured}{' (' + note + ')' if note else ''} | {verdict(ok)} |")
+    w("")
+    missed = [v for v in verdicts if not v[3]]
+    if missed:
+        w(f"{len(missed)} of {len(verdicts)} targets missed in this run; "
+          "[PROFILES.md](PROFILES.md) shows where the time goes for each.")
+        w("")
+    for sec in (sec_sweep, sec_memory, sec_redis, sec_mc, sec_memo, sec_py, sec_ser):
+        out.extend(sec)
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
