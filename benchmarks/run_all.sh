@@ -159,11 +159,12 @@ done
 redis-cli -h 127.0.0.1 -p "$redis_port" MEMORY USAGE key:000000000000 SAMPLES 0 \
     >"$raw/redis_memory_usage.txt"
 
+# Repetitions interleaved at random across a program's benchmarks, so that a slow spell of a
+# shared machine spreads over all of them instead of skewing one.
 gbench=(--benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true
-    --benchmark_format=json)
+    --benchmark_enable_random_interleaving=true --benchmark_format=json)
 log "micro-benchmarks: memory against unordered_map"
-"$build/benchmarks/memory_vs_unordered_map" "${gbench[@]}" \
-    --benchmark_enable_random_interleaving=true >"$raw/memory.json"
+"$build/benchmarks/memory_vs_unordered_map" "${gbench[@]}" >"$raw/memory.json"
 log "micro-benchmarks: memoized call against facade get"
 "$build/benchmarks/memo_bench" "${gbench[@]}" >"$raw/memo.json"
 log "micro-benchmarks: serializers and keys"
