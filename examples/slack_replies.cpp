@@ -247,6 +247,8 @@ auto main(int argc, char** argv) -> int {
                    again.api_calls, memo.stats().hits - first.hits, again.failed,
                    again.wall.count());
         // Network backends hold connections: close them before the io_context goes.
+        // The bursts ran the context out of work, which stops it: restart it first.
+        io.restart();
         bool closed = false;
         asio::co_spawn(io, cache.close(), [&](std::exception_ptr) { closed = true; });
         while (!closed) {
