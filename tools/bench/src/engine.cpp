@@ -200,16 +200,14 @@ auto worker(Target& t, bench_options const& o, window const& win, recorder& rec,
                     break;
                 }
                 case op_kind::memo: {
-                    // Names unique in this coroutine: g++ 12 confuses same-named locals of
-                    // sibling scopes across suspension points (the frame reads garbage).
-                    bool memo_hit = false;
+                    bool hit = false;
                     if constexpr (Target::synchronous) {
-                        memo_hit = t.memo(s.next_key());
+                        hit = t.memo(s.next_key());
                     } else {
-                        std::string memo_key = s.next_key();
-                        memo_hit = co_await t.memo(std::move(memo_key));
+                        std::string key = s.next_key();
+                        hit = co_await t.memo(std::move(key));
                     }
-                    (memo_hit ? hits : misses) = 1;
+                    (hit ? hits : misses) = 1;
                     break;
                 }
                 case op_kind::custom: {
