@@ -150,6 +150,17 @@ constexpr int threads = 20;
 auto channel_of(int i) -> std::string { return fmt::format("C{:03}", i % threads % 4); }
 auto ts_of(int i) -> std::string { return fmt::format("1700000000.{:06}", i % threads); }
 
+/// Runs `io` on this thread until `done()`. Not until it runs out of work: a network
+/// backend's connection keeps a read pending. Restarts it first, because running out of work
+/// stops a context.
+template <class Done>
+void run_until(asio::io_context& io, Done done) {
+    io.restart();
+    while (!done()) {
+        io.run_one();
+    }
+}
+
 /// Starts `fetches` concurrent fetches through `fetch` and runs them all to completion.
 template <class Fetch>
 auto burst(asio::io_context& io, std::shared_ptr<slack_api> api, Fetch fetch) -> run_result {
@@ -161,11 +172,7 @@ auto burst(asio::io_context& io, std::shared_ptr<slack_api> api, Fetch fetch) ->
         asio::co_spawn(io, fetch(std::move(client), channel_of(i), ts_of(i)),
                        [&r](std::exception_ptr e, replies const&) { ++(e ? r.failed : r.ok); });
     }
-    // Until every fetch is done: a network backend's connection keeps the context busy.
-    io.restart();
-    while (r.ok + r.failed < fetches) {
-        io.run_one();
-    }
+    run_until(io, [&r] { return r.ok + r.failed >= fetches; });
     r.wall = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     r.api_calls = api->calls();
@@ -247,13 +254,9 @@ auto main(int argc, char** argv) -> int {
                    again.api_calls, memo.stats().hits - first.hits, again.failed,
                    again.wall.count());
         // Network backends hold connections: close them before the io_context goes.
-        // The bursts ran the context out of work, which stops it: restart it first.
-        io.restart();
         bool closed = false;
         asio::co_spawn(io, cache.close(), [&](std::exception_ptr) { closed = true; });
-        while (!closed) {
-            io.run_one();
-        }
+        run_until(io, [&closed] { return closed; });
 
         bool ok = cached_run.api_calls == threads && cached_run.failed == 0 &&
                   again.api_calls == 0 && again.failed == 0;
