@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -135,6 +136,73 @@ TEST(redis_resp, malformed_input_is_a_protocol_error_and_reset_recovers) {
     auto r = p.next();
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->str, "OK");
+}
+
+// A hostile array header must not allocate its announced size, and a stream of elements or a
+// bulk string past the cap ends in a clear protocol error, whatever the chunking.
+TEST(redis_resp, a_huge_array_header_allocates_nothing_up_front) {
+    rd::reply_parser p(64 * 1024);
+    std::string_view header = "*2147483647\r\n";
+    p.feed(header.data(), header.size());
+    EXPECT_FALSE(p.next().has_value());
+    std::string elements;
+    for (int i = 0; i < 500; ++i) {
+        elements += ":1\r\n";
+    }
+    p.feed(elements.data(), elements.size());
+    EXPECT_FALSE(p.next().has_value());  // 500 nodes fit in 64 KiB
+    std::string more;
+    for (int i = 0; i < 5000; ++i) {
+        more += ":1\r\n";
+    }
+    auto text = message_of([&] {
+        p.feed(more.data(), more.size());
+        while (p.next()) {
+        }
+    });
+    EXPECT_NE(text.find("max_reply_bytes"), std::string::npos) << text;
+}
+
+TEST(redis_resp, a_bulk_string_past_the_cap_is_refused_before_it_completes) {
+    rd::reply_parser p(64 * 1024);
+    std::string bulk = "$100000\r\n" + std::string(70 * 1024, 'x');
+    EXPECT_EQ(code_of([&] {
+                  p.feed(bulk.data(), bulk.size());
+                  while (p.next()) {
+                  }
+              }),
+              errc::protocol_error);
+    // Replies under the cap still parse, split anywhere, after a reset.
+    p.reset();
+    std::string ok = "$5\r\nhello\r\n*2\r\n:1\r\n:2\r\n";
+    std::vector<raw_reply> got;
+    for (char c : ok) {
+        p.feed(&c, 1);
+        while (auto r = p.next()) {
+            got.push_back(std::move(*r));
+        }
+    }
+    ASSERT_EQ(got.size(), 2U);
+    EXPECT_EQ(got[0].str, "hello");
+    EXPECT_EQ(got[1].elements.size(), 2U);
+}
+
+TEST(redis_resp, negative_and_overflowing_array_headers_are_protocol_errors) {
+    for (std::string_view bad : {"*-7\r\n", "*99999999999\r\n:1\r\n"}) {
+        rd::reply_parser p;
+        EXPECT_EQ(code_of([&] {
+                      p.feed(bad.data(), bad.size());
+                      while (p.next()) {
+                      }
+                  }),
+                  errc::protocol_error)
+            << bad;
+    }
+}
+
+TEST(redis_resp, sha1_matches_the_standard_vectors) {
+    EXPECT_EQ(rd::sha1_hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    EXPECT_EQ(rd::sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
 }
 
 TEST(redis_resp, server_errors_map_to_codes) {
@@ -266,7 +334,9 @@ TEST(redis_factory, accepts_every_documented_parameter) {
                                   {"max_in_flight", "64"},
                                   {"pool", "2"},
                                   {"reconnect_min", "10ms"},
-                                  {"reconnect_max", "1s"}}};
+                                  {"reconnect_max", "1s"},
+                                  {"health_check", "500ms"},
+                                  {"max_reply_bytes", "16m"}}};
     EXPECT_NE(redis_backend_from_config(io.get_executor(), all), nullptr);
 }
 

@@ -8,7 +8,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/uuid/detail/sha1.hpp>
 
 #include <fmt/format.h>
 
@@ -38,15 +37,7 @@ struct script {
     std::string sha;
 };
 
-auto sha1_hex(std::string_view text) -> std::string {
-    boost::uuids::detail::sha1 h;
-    h.process_bytes(text.data(), text.size());
-    boost::uuids::detail::sha1::digest_type d;
-    h.get_digest(d);
-    return fmt::format("{:08x}{:08x}{:08x}{:08x}{:08x}", d[0], d[1], d[2], d[3], d[4]);
-}
-
-auto make_script(std::string_view text) -> script { return {text, sha1_hex(text)}; }
+auto make_script(std::string_view text) -> script { return {text, redis_detail::sha1_hex(text)}; }
 
 // gets/cas tokens are the first 64 bits of SHA-1 of the stored value, computed by the server.
 // cas therefore succeeds when the value is (hash-)equal to the one read: a value-compare CAS.
@@ -85,6 +76,21 @@ auto iequals(std::string_view a, std::string_view b) -> bool {
            });
 }
 
+// Commands that block the connection until something happens on the server. On the shared
+// pipeline every request behind one would wait too, so they are refused.
+auto blocking_raw(std::vector<std::string> const& argv) -> bool {
+    static constexpr std::string_view names[] = {
+        "BLPOP",   "BRPOP",    "BRPOPLPUSH", "BLMOVE", "BLMPOP",
+        "BZPOPMIN", "BZPOPMAX", "BZMPOP",     "WAIT",   "WAITAOF"};
+    auto const& name = argv.front();
+    if (iequals(name, "XREAD") || iequals(name, "XREADGROUP")) {
+        return std::any_of(argv.begin() + 1, argv.end(),
+                           [](std::string const& a) { return iequals(a, "BLOCK"); });
+    }
+    return std::any_of(std::begin(names), std::end(names),
+                       [&](std::string_view n) { return iequals(name, n); });
+}
+
 // Commands that would change the shared connection's state for every request pipelined on
 // it, or break the one-reply-per-command rule the pipeline relies on.
 auto forbidden_raw(std::vector<std::string> const& argv) -> bool {
@@ -101,12 +107,12 @@ auto forbidden_raw(std::vector<std::string> const& argv) -> bool {
                        [&](std::string_view n) { return iequals(name, n); });
 }
 
-void check_value(std::string const& key, std::string const& value) {
-    if (value.size() > max_value_size) {
-        throw_error(errc::value_too_large,
-                    fmt::format("redis: value for {} is {} bytes, over the server's 512 MiB limit",
-                                redis_detail::shorten(key), value.size()));
-    }
+// A reply carries a value plus at most a few dozen bytes of framing and one node.
+constexpr std::size_t reply_overhead = 4096;
+
+auto value_limit(redis_options const& o) -> std::size_t {
+    auto readable = o.max_reply_bytes > reply_overhead ? o.max_reply_bytes - reply_overhead : 0;
+    return std::min(max_value_size, readable);
 }
 
 auto token_of(raw_reply const& hex, std::string_view key) -> std::uint64_t {
@@ -121,7 +127,7 @@ auto token_of(raw_reply const& hex, std::string_view key) -> std::uint64_t {
 
 class redis_backend final : public backend {
 public:
-    redis_backend(asio::any_io_executor ex, redis_options const& o) {
+    redis_backend(asio::any_io_executor ex, redis_options const& o) : value_limit_(value_limit(o)) {
         auto s = std::make_shared<redis_detail::connection_settings>();
         static_cast<redis_options&>(*s) = o;
         if (!o.unix_path.empty()) {
@@ -371,6 +377,12 @@ public:
         if (argv.empty()) {
             throw_error(errc::invalid_argument, "redis raw: empty command");
         }
+        if (blocking_raw(argv)) {
+            throw_error(errc::invalid_argument,
+                        fmt::format("redis raw: {} blocks its connection, and every request "
+                                    "pipelined behind it; use a dedicated client for it",
+                                    argv.front()));
+        }
         if (forbidden_raw(argv)) {
             throw_error(errc::invalid_argument,
                         fmt::format("redis raw: {} would break the shared, pipelined connection",
@@ -398,12 +410,23 @@ public:
             out.writes += s.writes.load(std::memory_order_relaxed);
             out.connects += s.connects.load(std::memory_order_relaxed);
             out.timeouts += s.timeouts.load(std::memory_order_relaxed);
+            out.connect_attempts += s.connect_attempts.load(std::memory_order_relaxed);
+            out.health_drops += s.health_drops.load(std::memory_order_relaxed);
         }
         return out;
     }
 
 private:
     using result = std::tuple<error_code, raw_reply>;
+
+    void check_value(std::string const& key, std::string const& value) const {
+        if (value.size() > value_limit_) {
+            throw_error(errc::value_too_large,
+                        fmt::format("redis: value for {} is {} bytes, over the {}-byte limit (the "
+                                    "server's 512 MiB, or max_reply_bytes less framing)",
+                                    redis_detail::shorten(key), value.size(), value_limit_));
+        }
+    }
 
     auto pick() -> connection& {
         if (conns_.size() == 1) {
@@ -453,6 +476,7 @@ private:
         co_return r;
     }
 
+    std::size_t value_limit_;
     std::vector<std::shared_ptr<connection>> conns_;
     std::atomic<std::size_t> next_{0};
 };
@@ -486,6 +510,12 @@ auto make_redis_backend(asio::any_io_executor ex, redis_options opts) -> std::sh
     }
     if (opts.unix_path.empty() && opts.host.empty()) {
         bad_config("redis: no host and no unix socket path");
+    }
+    if (opts.max_reply_bytes < 64 * 1024) {
+        bad_config(fmt::format("redis: max_reply_bytes {} is under 64 KiB", opts.max_reply_bytes));
+    }
+    if (opts.health_check_interval.count() < 0) {
+        bad_config("redis: health_check must not be negative");
     }
     if (opts.connect_timeout.count() <= 0 || opts.reconnect_min.count() <= 0 ||
         opts.reconnect_max < opts.reconnect_min) {
@@ -555,6 +585,12 @@ auto redis_backend_from_config(asio::any_io_executor ex, backend_config cfg)
     }
     if (auto v = cfg.take_duration("reconnect_max")) {
         o.reconnect_max = *v;
+    }
+    if (auto v = cfg.take_duration("health_check")) {
+        o.health_check_interval = *v;
+    }
+    if (auto v = cfg.take_size("max_reply_bytes")) {
+        o.max_reply_bytes = static_cast<std::size_t>(*v);
     }
     cfg.reject_unknown();
     return make_redis_backend(std::move(ex), std::move(o));

@@ -52,19 +52,11 @@ void request::finish(error_code ec, raw_reply r) {
         return;
     }
     done_ = true;
-    complete(ec, std::move(r), false);
+    complete(ec, std::move(r));
 }
 
 void request::finish_error(errc e, std::string detail) {
     finish(make_error_code(e), error_reply(std::move(detail)));
-}
-
-void request::reject(errc e, std::string detail) {
-    if (done_) {
-        return;
-    }
-    done_ = true;
-    complete(make_error_code(e), error_reply(std::move(detail)), true);
 }
 
 void request::move_command_to(std::string& out) {
@@ -78,11 +70,16 @@ void request::move_command_to(std::string& out) {
 connection::connection(asio::any_io_executor ex, std::shared_ptr<connection_settings const> s)
     : strand_(asio::make_strand(std::move(ex))),
       settings_(std::move(s)),
-      socket_(strand_),
+      socket_(std::make_shared<socket_type>(strand_)),
       resolver_(strand_),
       watchdog_(strand_),
       retry_timer_(strand_),
-      connect_timer_(strand_) {}
+      connect_timer_(strand_),
+      health_timer_(strand_),
+      parser_(settings_->max_reply_bytes),
+      // Any varying seed will do: jitter only has to differ between connections and processes.
+      rng_state_(static_cast<std::uint64_t>(clock::now().time_since_epoch().count()) ^
+                 reinterpret_cast<std::uintptr_t>(this)) {}
 
 connection::~connection() = default;
 
@@ -97,7 +94,7 @@ void connection::submit(std::shared_ptr<request> op) {
 void connection::submit_close(std::shared_ptr<request> op) {
     asio::post(strand_, [self = shared_from_this(), op = std::move(op)] {
         self->close_socket();
-        self->watchdog_.cancel();  // nothing left to watch: let io_context::run() return
+        self->stop_timers();  // nothing left to watch: let io_context::run() return
         self->state_ = state::idle;
         self->failures_ = 0;
         self->fail_everything(self->diag("connection closed"));
@@ -117,7 +114,7 @@ void connection::shutdown() {
     asio::post(strand_, [self = shared_from_this()] {
         self->close_socket();
         self->state_ = state::shut;
-        self->watchdog_.cancel();
+        self->stop_timers();
         self->fail_everything(self->diag("backend destroyed"));
     });
 }
@@ -133,21 +130,21 @@ void connection::enqueue(std::shared_ptr<request> op) {
     if (op->done()) {
         return;  // cancelled before it reached the strand
     }
-    // enqueue may run inside the caller's initiating function (see submit): failures found
-    // here complete through a post, never inline.
+    // enqueue may run inside the caller's initiating function (see submit): completions are
+    // posted (request::finish), so failing here is not re-entrant.
     if (op->when().expired()) {
-        op->reject(errc::timeout, diag("deadline passed before the request was sent"));
+        op->finish_error(errc::timeout, diag("deadline passed before the request was sent"));
         return;
     }
     if (state_ == state::shut) {
-        op->reject(errc::backend_unavailable, diag("backend destroyed"));
+        op->finish_error(errc::backend_unavailable, diag("backend destroyed"));
         return;
     }
     if (state_ == state::waiting) {
         // Fail fast between reconnect attempts: nothing queues up while the server is down.
         auto left = std::chrono::ceil<std::chrono::milliseconds>(
             std::max(next_attempt_ - clock::now(), clock::duration::zero()));
-        op->reject(errc::backend_unavailable,
+        op->finish_error(errc::backend_unavailable,
                    diag(fmt::format("not connected ({}); next attempt in {} ms", last_error_,
                                     left.count())));
         return;
@@ -176,6 +173,13 @@ void connection::fail_all(std::deque<std::shared_ptr<request>>& q, errc e,
 void connection::fail_everything(std::string const& detail) {
     fail_all(in_flight_, errc::backend_unavailable, detail);
     fail_all(pending_, errc::backend_unavailable, detail);
+}
+
+void connection::stop_timers() {
+    watchdog_.cancel();
+    watch_at_ = clock::time_point::max();
+    ++watch_generation_;
+    health_timer_.cancel();
 }
 
 // One timer per connection, armed for the earliest deadline it knows of. It is re-armed only
@@ -214,20 +218,24 @@ void connection::on_watchdog(std::uint64_t generation) {
     if (next != clock::time_point::max()) {
         watch(deadline{next});
     }
-    // A request already written stays in the pipeline; its reply is discarded on arrival.
+    // A request already written stays in the pipeline; its reply is discarded on arrival. One
+    // still waiting to be written leaves the queue now, with its bytes, so that expired requests
+    // do not pile up behind a full pipeline.
     stats_.timeouts.fetch_add(expired.size(), std::memory_order_relaxed);
     for (auto& op : expired) {
         op->finish_error(errc::timeout, diag("timed out waiting for the server"));
     }
+    std::erase_if(pending_, [](auto const& op) { return op->done(); });
 }
 
 void connection::close_socket() {
     ++generation_;
     error_code ignored;
-    socket_.close(ignored);
+    socket_->close(ignored);
     resolver_.cancel();
     connect_timer_.cancel();
     retry_timer_.cancel();
+    health_timer_.cancel();
     writing_ = false;
     reading_ = false;
     write_buf_.clear();
@@ -235,6 +243,7 @@ void connection::close_socket() {
 
 void connection::start_connect() {
     state_ = state::connecting;
+    stats_.connect_attempts.fetch_add(1, std::memory_order_relaxed);
     auto g = ++generation_;
     auto attempt = connect_attempt(g);
     auto done = [self = shared_from_this(), g](std::exception_ptr e) {
@@ -245,6 +254,8 @@ void connection::start_connect() {
             std::rethrow_exception(e);
         } catch (std::exception const& ex) {
             self->connect_failed(g, ex.what());
+        } catch (...) {
+            self->connect_failed(g, "unknown failure");
         }
     };
     asio::co_spawn(strand_, std::move(attempt), std::move(done));
@@ -261,10 +272,8 @@ auto connection::connect_attempt(std::uint64_t g) -> task<void> {
     auto self = shared_from_this();
     auto const& s = *settings_;
     parser_.reset();
-    {
-        socket_type fresh(strand_);
-        socket_ = std::move(fresh);
-    }
+    socket_ = std::make_shared<socket_type>(strand_);
+    auto sock = socket_;
     connect_timed_out_ = false;
     connect_timer_.expires_after(s.connect_timeout);
     auto on_timeout = [self, g](error_code ec) {
@@ -274,7 +283,7 @@ auto connection::connect_attempt(std::uint64_t g) -> task<void> {
         self->connect_timed_out_ = true;
         error_code ignored;
         self->resolver_.cancel();
-        self->socket_.close(ignored);
+        self->socket_->close(ignored);
     };
     connect_timer_.async_wait(on_timeout);
     auto failed = [&](std::string what, error_code ec) {
@@ -289,7 +298,7 @@ auto connection::connect_attempt(std::uint64_t g) -> task<void> {
     error_code ec;
     if (!s.unix_path.empty()) {
         socket_type::endpoint_type ep{asio::local::stream_protocol::endpoint(s.unix_path)};
-        auto r = co_await socket_.async_connect(ep, awaitable_tuple);
+        auto r = co_await sock->async_connect(ep, awaitable_tuple);
         ec = std::get<0>(r);
     } else {
         std::vector<asio::ip::tcp::endpoint> endpoints;
@@ -317,12 +326,14 @@ auto connection::connect_attempt(std::uint64_t g) -> task<void> {
                 break;
             }
             error_code ignored;
-            socket_.close(ignored);
-            auto r =
-                co_await socket_.async_connect(socket_type::endpoint_type(ep), awaitable_tuple);
+            sock->close(ignored);
+            auto r = co_await sock->async_connect(socket_type::endpoint_type(ep), awaitable_tuple);
             ec = std::get<0>(r);
             if (!ec) {
-                socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+                sock->set_option(asio::ip::tcp::no_delay(true), ignored);
+                // Keep-alive finds a peer that vanished without a FIN; the health check's PING
+                // covers the faster cases.
+                sock->set_option(asio::socket_base::keep_alive(true), ignored);
                 break;
             }
         }
@@ -335,8 +346,11 @@ auto connection::connect_attempt(std::uint64_t g) -> task<void> {
         co_return;
     }
 
-    // AUTH and SELECT, pipelined in one write. The buffer holds the password: it is wiped
-    // after the write and never appears in a diagnostic.
+    // AUTH, SELECT and PING, pipelined in one write. Only the PING's answer proves that the
+    // server serves this client: a server that accepts and then closes, or one that greets
+    // every command with -DENIED or "max number of clients reached", fails here and so counts
+    // as a failed attempt (with backoff), never as a connection. The buffer holds the
+    // password: it is wiped after the write and never appears in a diagnostic.
     std::string hello;
     std::vector<std::string_view> steps;
     if (s.password) {
@@ -351,38 +365,57 @@ auto connection::connect_attempt(std::uint64_t g) -> task<void> {
         append_command(hello, {"SELECT", std::to_string(s.db)});
         steps.emplace_back("SELECT");
     }
-    if (!steps.empty()) {
-        auto w = co_await asio::async_write(socket_, asio::buffer(hello), awaitable_tuple);
-        std::fill(hello.begin(), hello.end(), '\0');
+    append_command(hello, {"PING"});
+    steps.emplace_back("PING");
+    auto w = co_await asio::async_write(*sock, asio::buffer(hello), awaitable_tuple);
+    std::fill(hello.begin(), hello.end(), '\0');
+    if (g != generation_) {
+        co_return;
+    }
+    if (std::get<0>(w)) {
+        failed("handshake write failed", std::get<0>(w));
+        co_return;
+    }
+    std::size_t got = 0;
+    while (got < steps.size()) {
+        auto r = co_await sock->async_read_some(asio::buffer(read_buf_), awaitable_tuple);
         if (g != generation_) {
             co_return;
         }
-        if (std::get<0>(w)) {
-            failed("handshake write failed", std::get<0>(w));
+        if (std::get<0>(r)) {
+            failed(std::get<0>(r) == asio::error::eof ? "server closed the connection during the "
+                                                        "handshake"
+                                                      : "handshake read failed",
+                   std::get<0>(r));
             co_return;
         }
-        std::size_t got = 0;
-        while (got < steps.size()) {
-            auto r = co_await socket_.async_read_some(asio::buffer(read_buf_), awaitable_tuple);
-            if (g != generation_) {
-                co_return;
-            }
-            if (std::get<0>(r)) {
-                failed("handshake read failed", std::get<0>(r));
-                co_return;
-            }
+        std::optional<raw_reply> reply;
+        try {
             parser_.feed(read_buf_.data(), std::get<1>(r));
-            while (got < steps.size()) {
-                auto reply = parser_.next();
-                if (!reply) {
-                    break;
-                }
-                if (reply->type == raw_reply::kind::error) {
-                    connect_failed(g, fmt::format("{} rejected: {}", steps[got], reply->str));
-                    co_return;
-                }
-                ++got;
+        } catch (std::exception const& e) {
+            connect_failed(g, fmt::format("handshake: {}", e.what()));
+            co_return;
+        }
+        while (got < steps.size()) {
+            try {
+                reply = parser_.next();
+            } catch (std::exception const& e) {
+                connect_failed(g, fmt::format("handshake: {}", e.what()));
+                co_return;
             }
+            if (!reply) {
+                break;
+            }
+            if (reply->type == raw_reply::kind::error) {
+                connect_failed(g, fmt::format("{} rejected: {}", steps[got], reply->str));
+                co_return;
+            }
+            if (steps[got] == "PING" &&
+                (reply->type != raw_reply::kind::status || reply->str != "PONG")) {
+                connect_failed(g, "PING was not answered with PONG");
+                co_return;
+            }
+            ++got;
         }
     }
     connected(g);
@@ -397,11 +430,16 @@ void connection::connected(std::uint64_t g) {
     }
     connect_timer_.cancel();
     error_code ignored;
-    socket_.non_blocking(true, ignored);  // write() tries a direct write first
+    socket_->non_blocking(true, ignored);  // write() tries a direct write first
     state_ = state::connected;
     stats_.connects.fetch_add(1, std::memory_order_relaxed);
-    failures_ = 0;
+    // The failure count is not reset here: a server that answers the handshake and then drops
+    // every connection would otherwise be reconnected to in a tight loop. It resets when a
+    // connection that stayed up for reconnect_max is lost (see lost()).
     last_error_.clear();
+    connected_at_ = clock::now();
+    last_progress_ = connected_at_;
+    arm_health_check();
     read(g);
     write();
 }
@@ -413,13 +451,24 @@ void connection::connect_failed(std::uint64_t g, std::string const& why) {
     close_socket();
     ++failures_;
     last_error_ = why;
-    // The first retry after a drop is immediate (start_connect from lost()); from the first
-    // failed attempt on, the delay starts at reconnect_min and doubles up to reconnect_max.
-    auto delay = settings_->reconnect_min;
-    for (unsigned i = 1; i < failures_ && delay < settings_->reconnect_max; ++i) {
-        delay *= 2;
+    wait_before_retry();
+    fail_all(pending_, errc::backend_unavailable, diag(why));
+}
+
+// Exponential backoff with jitter: reconnect_min doubling per failure up to reconnect_max, the
+// actual delay drawn from the upper half of that, so that the clients of a restarted server
+// spread their attempts instead of arriving in step.
+void connection::wait_before_retry() {
+    auto base = settings_->reconnect_min;
+    for (unsigned i = 1; i < failures_ && base < settings_->reconnect_max; ++i) {
+        base *= 2;
     }
-    delay = std::min(delay, settings_->reconnect_max);
+    base = std::min(base, settings_->reconnect_max);
+    rng_state_ = rng_state_ * 6364136223846793005ULL + 1442695040888963407ULL;  // an LCG step
+    auto const half = base.count() / 2;
+    auto const spread = static_cast<std::uint64_t>(base.count() - half + 1);
+    auto delay = std::chrono::milliseconds(half + static_cast<std::int64_t>((rng_state_ >> 33) % spread));
+    delay = std::max(delay, std::chrono::milliseconds(1));
     state_ = state::waiting;
     next_attempt_ = clock::now() + delay;
     retry_timer_.expires_after(delay);
@@ -429,17 +478,64 @@ void connection::connect_failed(std::uint64_t g, std::string const& why) {
         }
         self->start_connect();
     });
-    fail_all(pending_, errc::backend_unavailable, diag(why));
 }
 
 void connection::lost(std::string const& why) {
+    auto const uptime = clock::now() - connected_at_;
     close_socket();
     last_error_ = why;
     auto flying = std::move(in_flight_);
     in_flight_.clear();
-    // Reconnect at once; requests not yet written wait for that attempt.
-    start_connect();
+    if (uptime >= settings_->reconnect_max) {
+        // A connection that had been serving for a while: reconnect at once, and requests not
+        // yet written wait for that attempt.
+        failures_ = 0;
+        start_connect();
+    } else {
+        // Lost soon after it was made: the server takes connections but does not keep them.
+        ++failures_;
+        wait_before_retry();
+        fail_all(pending_, errc::backend_unavailable, diag(fmt::format("connection lost ({})", why)));
+    }
     fail_all(flying, errc::backend_unavailable, diag(fmt::format("connection lost ({})", why)));
+}
+
+// The health check runs every interval while connected. Requests waiting with no byte read for
+// two intervals mean the server (or the path to it) stopped answering: the connection is
+// dropped, which fails them even when they carry no deadline. An idle connection sends a PING,
+// so a black-holed server is found before a caller needs it.
+void connection::arm_health_check() {
+    auto const interval = settings_->health_check_interval;
+    if (interval.count() <= 0) {
+        return;
+    }
+    health_timer_.expires_after(interval);
+    health_timer_.async_wait([self = shared_from_this(), g = generation_](error_code ec) {
+        if (!ec) {
+            self->on_health_check(g);
+        }
+    });
+}
+
+void connection::on_health_check(std::uint64_t g) {
+    if (g != generation_ || state_ != state::connected) {
+        return;
+    }
+    auto const interval = settings_->health_check_interval;
+    auto const silent = clock::now() - last_progress_;
+    if (!in_flight_.empty()) {
+        if (silent >= 2 * interval) {
+            stats_.health_drops.fetch_add(1, std::memory_order_relaxed);
+            lost(fmt::format("no reply for {} ms",
+                             std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
+            return;
+        }
+    } else if (pending_.empty() && silent >= interval) {
+        auto ping = std::make_shared<internal_request>(format_command({"PING"}), 1, deadline::never());
+        pending_.push_back(std::move(ping));
+        schedule_write();
+    }
+    arm_health_check();
 }
 
 // Requests enqueued while replies are handed out go out when that round ends, and those
@@ -463,6 +559,9 @@ void connection::write() {
     auto const room = settings_->max_in_flight;
     while (!writing_ && !reading_ && state_ == state::connected && !pending_.empty()) {
         write_buf_.clear();
+        if (in_flight_.empty()) {
+            last_progress_ = clock::now();  // the health check measures silence from here
+        }
         while (!pending_.empty() && in_flight_.size() < room &&
                write_buf_.size() < max_batch_bytes) {
             auto op = std::move(pending_.front());
@@ -479,7 +578,7 @@ void connection::write() {
         }
         stats_.writes.fetch_add(1, std::memory_order_relaxed);
         error_code ec;
-        std::size_t n = socket_.write_some(asio::buffer(write_buf_), ec);
+        std::size_t n = socket_->write_some(asio::buffer(write_buf_), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
             ec = {};
             n = 0;
@@ -496,10 +595,15 @@ void connection::write() {
         if (n == write_buf_.size()) {
             continue;
         }
+        // The rest goes out asynchronously from a buffer of its own, held by the operation
+        // together with its socket: a reconnect can neither free these bytes nor receive them.
         writing_ = true;
+        auto rest = std::make_shared<std::string>(std::move(write_buf_));
+        write_buf_ = std::string();
+        auto sock = socket_;
         asio::async_write(
-            socket_, asio::buffer(write_buf_.data() + n, write_buf_.size() - n),
-            [self = shared_from_this(), g = generation_](error_code wec, std::size_t) {
+            *sock, asio::buffer(rest->data() + n, rest->size() - n),
+            [self = shared_from_this(), g = generation_, sock, rest](error_code wec, std::size_t) {
                 if (g != self->generation_) {
                     return;
                 }
@@ -507,6 +611,10 @@ void connection::write() {
                 if (wec) {
                     self->lost(fmt::format("write failed: {}", wec.message()));
                     return;
+                }
+                if (rest->capacity() <= max_batch_bytes) {
+                    rest->clear();
+                    self->write_buf_ = std::move(*rest);  // reuse the allocation
                 }
                 self->write();
             });
@@ -518,9 +626,11 @@ void connection::write() {
 }
 
 void connection::read(std::uint64_t g) {
-    socket_.async_read_some(
-        asio::buffer(read_buf_),
-        [self = shared_from_this(), g](error_code ec, std::size_t n) { self->on_read(g, ec, n); });
+    auto sock = socket_;
+    sock->async_read_some(asio::buffer(read_buf_),
+                          [self = shared_from_this(), g, sock](error_code ec, std::size_t n) {
+                              self->on_read(g, ec, n);
+                          });
 }
 
 void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
@@ -531,8 +641,9 @@ void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
         lost(ec == asio::error::eof ? std::string("server closed the connection") : ec.message());
         return;
     }
-    // Callers resumed below may enqueue their next request inline; `reading_` holds those back
-    // so that the whole round goes out as one batch afterwards.
+    last_progress_ = clock::now();
+    // Completions are posted, so no caller runs in this loop; `reading_` still holds back
+    // writes until the round is over, so that it goes out as one batch.
     std::string failure;
     reading_ = true;
     try {
@@ -548,14 +659,19 @@ void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
                 op->finish_with_result();  // does nothing for a timed-out or cancelled request
             }
         }
-    } catch (boost::system::system_error const& e) {
+    } catch (std::exception const& e) {
+        // Malformed or oversized replies, and allocation failures: the connection cannot be
+        // trusted to be in step with its requests any more, so it is replaced.
         failure = e.what();
+    } catch (...) {
+        failure = "unknown failure while reading replies";
     }
     reading_ = false;
     if (g != generation_) {
         return;
     }
     if (!failure.empty()) {
+        fail_all(in_flight_, errc::protocol_error, diag(failure));
         lost(failure);
         return;
     }

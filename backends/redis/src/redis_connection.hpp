@@ -55,12 +55,11 @@ public:
     /// Records one reply; true when the last one arrived. A multi-command request (MULTI ...
     /// EXEC) completes with its first error reply, else with its last reply.
     auto take(raw_reply&& r) -> bool;
-    /// Completes the caller once; later calls do nothing.
+    /// Completes the caller once; later calls do nothing. The completion is always posted to
+    /// the caller's executor, never run inline: a caller's own work (and its exceptions) never
+    /// runs inside the connection's read loop or its initiating function.
     void finish(boost::system::error_code ec, raw_reply r);
     void finish_error(errc e, std::string detail);
-    /// As `finish_error`, but the completion is posted: for failures found while the request
-    /// is still being initiated, when resuming the caller inline would be re-entrant.
-    void reject(errc e, std::string detail);
     void finish_with_result() { finish({}, std::move(result_)); }
     /// Appends the command bytes to a write batch and frees them.
     void move_command_to(std::string& out);
@@ -69,7 +68,7 @@ public:
     [[nodiscard]] auto when() const noexcept -> deadline { return deadline_; }
 
 protected:
-    virtual void complete(boost::system::error_code ec, raw_reply r, bool immediate) = 0;
+    virtual void complete(boost::system::error_code ec, raw_reply r) = 0;
 
 private:
     std::string cmd_;
@@ -140,12 +139,15 @@ public:
         std::atomic<std::uint64_t> writes{0};
         std::atomic<std::uint64_t> connects{0};
         std::atomic<std::uint64_t> timeouts{0};
+        std::atomic<std::uint64_t> connect_attempts{0};
+        std::atomic<std::uint64_t> health_drops{0};
     };
     [[nodiscard]] auto stats() const noexcept -> counters const& { return stats_; }
 
 private:
     template <class Handler>
     class handler_request;
+    class internal_request;
 
     enum class state { idle, connecting, connected, waiting, shut };
 
@@ -158,7 +160,10 @@ private:
     void start_connect();
     auto connect_attempt(std::uint64_t generation) -> task<void>;
     void connect_failed(std::uint64_t generation, std::string const& why);
+    void wait_before_retry();
     void connected(std::uint64_t generation);
+    void arm_health_check();
+    void on_health_check(std::uint64_t generation);
     void read(std::uint64_t generation);
     void on_read(std::uint64_t generation, boost::system::error_code ec, std::size_t n);
     void schedule_write();
@@ -167,6 +172,7 @@ private:
     void close_socket();
     void fail_all(std::deque<std::shared_ptr<request>>& q, errc e, std::string const& detail);
     void fail_everything(std::string const& detail);
+    void stop_timers();
     [[nodiscard]] auto diag(std::string_view what) const -> std::string;
 
     using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
@@ -174,11 +180,14 @@ private:
 
     strand_type strand_;
     std::shared_ptr<connection_settings const> settings_;
-    socket_type socket_;
+    // One socket object per connect attempt: an operation still queued for an old socket holds
+    // that socket, so it can never touch the new connection.
+    std::shared_ptr<socket_type> socket_;
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer watchdog_;
     boost::asio::steady_timer retry_timer_;
     boost::asio::steady_timer connect_timer_;
+    boost::asio::steady_timer health_timer_;
     reply_parser parser_;
 
     state state_ = state::idle;
@@ -188,14 +197,17 @@ private:
     bool writing_ = false;                            // an async_write is outstanding
     bool reading_ = false;  // replies are being handed out: writes wait for the whole batch
     bool write_scheduled_ = false;
-    std::string write_buf_;
+    std::string write_buf_;  // the batch being built; a partial write moves it to its own buffer
     std::array<char, 64 * 1024> read_buf_{};
     clock::time_point watch_at_ = clock::time_point::max();
     std::uint64_t watch_generation_ = 0;
     bool connect_timed_out_ = false;
-    unsigned failures_ = 0;  // consecutive failed connect attempts
+    unsigned failures_ = 0;  // failed attempts and short-lived connections since the last stable one
     std::string last_error_;
     clock::time_point next_attempt_{};
+    clock::time_point connected_at_{};
+    clock::time_point last_progress_{};  // last byte read, or the first request sent after idle
+    std::uint64_t rng_state_;            // jitter for the reconnect delay
     counters stats_;
 };
 
@@ -232,7 +244,7 @@ public:
     }
 
 protected:
-    void complete(boost::system::error_code ec, raw_reply r, bool immediate) override {
+    void complete(boost::system::error_code ec, raw_reply r) override {
         auto ex = std::move(work_);
         auto fn = [h = std::move(handler_), ec, r = std::move(r)]() mutable {
             auto slot = boost::asio::get_associated_cancellation_slot(h);
@@ -241,18 +253,23 @@ protected:
             }
             std::move(h)(ec, std::move(r));
         };
-        // Dispatch: a caller whose executor runs on this thread resumes at once; others get
-        // the completion posted to their own executor.
-        if (immediate) {
-            boost::asio::post(ex, std::move(fn));
-        } else {
-            boost::asio::dispatch(ex, std::move(fn));
-        }
+        // Posted, never dispatched: the caller resumes outside the connection's strand and
+        // read loop (as Boost.Redis does), so its work and exceptions stay its own.
+        boost::asio::post(ex, std::move(fn));
     }
 
 private:
     Handler handler_;
     work_type work_;
+};
+
+/// A request the connection makes for itself (the health check's PING): nobody waits for it.
+class connection::internal_request final : public request {
+public:
+    using request::request;
+
+protected:
+    void complete(boost::system::error_code, raw_reply) override {}
 };
 
 }  // namespace asiocache::backends::redis_detail

@@ -1,33 +1,72 @@
 // SPDX-License-Identifier: MIT
 #include "resp.hpp"
 
+#include <boost/uuid/detail/sha1.hpp>
+
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 namespace asiocache::backends::redis_detail {
 namespace {
 
 // hiredis calls these for every node of a reply. A child is constructed in place in its
-// parent's `elements` (sized when the array header was read), so only the root is
-// heap-allocated, and freeObject is only ever called on a root.
-auto node_for(redisReadTask const* task, raw_reply::kind k) -> raw_reply* {
-    raw_reply* node = nullptr;
-    if (task->parent != nullptr) {
-        auto* parent = static_cast<raw_reply*>(task->parent->obj);
-        node = &parent->elements[static_cast<std::size_t>(task->idx)];
-    } else {
-        node = new (std::nothrow) raw_reply;
-        if (node == nullptr) {
+// parent's `elements`, which grows as children arrive (an array header only reserves a little:
+// `*2147483647` must not allocate 2^31 nodes), so only the root is heap-allocated, and
+// freeObject is only ever called on a root. These are called from C: they never throw, and a
+// refusal (the reply budget, or an allocation failure) returns NULL, which hiredis reports as
+// an error that `reply_parser` turns into the reason recorded in the budget.
+using budget = reply_parser::budget;
+
+auto budget_of(redisReadTask const* task) -> budget* { return static_cast<budget*>(task->privdata); }
+
+auto charge(redisReadTask const* task, std::size_t bytes) -> bool {
+    auto* b = budget_of(task);
+    if (b == nullptr) {
+        return true;
+    }
+    b->used += sizeof(raw_reply) + bytes;
+    if (b->used > b->max) {
+        b->failure = fmt::format("reply exceeds max_reply_bytes ({} bytes)", b->max);
+        return false;
+    }
+    return true;
+}
+
+auto node_for(redisReadTask const* task, raw_reply::kind k, std::size_t bytes) noexcept
+    -> raw_reply* {
+    try {
+        if (!charge(task, bytes)) {
             return nullptr;
         }
+        raw_reply* node = nullptr;
+        if (task->parent != nullptr) {
+            auto* parent = static_cast<raw_reply*>(task->parent->obj);
+            if (task->idx < 0) {
+                return nullptr;
+            }
+            auto idx = static_cast<std::size_t>(task->idx);
+            if (idx >= parent->elements.size()) {
+                parent->elements.resize(idx + 1);
+            }
+            node = &parent->elements[idx];
+        } else {
+            node = new raw_reply;
+        }
+        node->type = k;
+        return node;
+    } catch (...) {
+        if (auto* b = budget_of(task); b != nullptr && b->failure.empty()) {
+            b->failure = "out of memory while parsing a reply";
+        }
+        return nullptr;
     }
-    node->type = k;
-    return node;
 }
 
 auto create_string(redisReadTask const* task, char* str, std::size_t len) -> void* {
@@ -37,30 +76,52 @@ auto create_string(redisReadTask const* task, char* str, std::size_t len) -> voi
     } else if (task->type == REDIS_REPLY_ERROR) {
         k = raw_reply::kind::error;
     }
-    auto* node = node_for(task, k);
+    auto* node = node_for(task, k, len);
     if (node != nullptr) {
-        node->str.assign(str, len);
+        try {
+            node->str.assign(str, len);
+        } catch (...) {
+            if (auto* b = budget_of(task); b != nullptr && b->failure.empty()) {
+                b->failure = "out of memory while parsing a reply";
+            }
+            if (task->parent == nullptr) {
+                delete node;  // a child stays in its parent and is freed with the root
+            }
+            return nullptr;
+        }
     }
     return node;
 }
 
 auto create_array(redisReadTask const* task, int elements) -> void* {
-    auto* node = node_for(task, raw_reply::kind::array);
+    if (elements < 0) {
+        if (auto* b = budget_of(task)) {
+            b->failure = fmt::format("array header with {} elements", elements);
+        }
+        return nullptr;
+    }
+    auto* node = node_for(task, raw_reply::kind::array, 0);
     if (node != nullptr && elements > 0) {
-        node->elements.resize(static_cast<std::size_t>(elements));
+        try {
+            node->elements.reserve(std::min<std::size_t>(static_cast<std::size_t>(elements), 1024));
+        } catch (...) {
+            // Growing one child at a time still works.
+        }
     }
     return node;
 }
 
 auto create_integer(redisReadTask const* task, long long value) -> void* {
-    auto* node = node_for(task, raw_reply::kind::integer);
+    auto* node = node_for(task, raw_reply::kind::integer, 0);
     if (node != nullptr) {
         node->integer = value;
     }
     return node;
 }
 
-auto create_nil(redisReadTask const* task) -> void* { return node_for(task, raw_reply::kind::nil); }
+auto create_nil(redisReadTask const* task) -> void* {
+    return node_for(task, raw_reply::kind::nil, 0);
+}
 
 void free_object(void* obj) { delete static_cast<raw_reply*>(obj); }
 
@@ -135,30 +196,45 @@ auto format_command(std::initializer_list<std::string_view> argv) -> std::string
     return out;
 }
 
-reply_parser::reply_parser() : reader_(redisReaderCreateWithFunctions(&reply_functions)) {
+reply_parser::reply_parser(std::size_t max_reply_bytes)
+    : reader_(redisReaderCreateWithFunctions(&reply_functions)) {
     if (reader_ == nullptr) {
         throw std::bad_alloc();
     }
+    budget_.max = max_reply_bytes;
+    reader_->privdata = &budget_;
 }
 
 reply_parser::~reply_parser() { redisReaderFree(reader_); }
 
+void reply_parser::fail(std::string_view what) {
+    auto why = budget_.failure.empty() ? std::string(what) : budget_.failure;
+    throw_error(errc::protocol_error, fmt::format("redis: {}", why));
+}
+
 void reply_parser::feed(char const* data, std::size_t n) {
     if (redisReaderFeed(reader_, data, n) != REDIS_OK) {
-        throw_error(errc::protocol_error, fmt::format("redis: {}", reader_->errstr));
+        fail(reader_->errstr);
     }
 }
 
 auto reply_parser::next() -> std::optional<raw_reply> {
     void* obj = nullptr;
     if (redisReaderGetReply(reader_, &obj) != REDIS_OK) {
-        throw_error(errc::protocol_error,
-                    fmt::format("redis: malformed reply: {}", reader_->errstr));
+        fail(fmt::format("malformed reply: {}", reader_->errstr));
     }
+    // What is still buffered belongs to the replies after this one.
+    auto const buffered = reader_->len - reader_->pos;
     if (obj == nullptr) {
+        // The reply in progress: its bytes already turned into nodes (charged to the budget as
+        // they were built) plus those still waiting in the buffer, such as a long bulk string.
+        if (budget_.used + buffered > budget_.max) {
+            fail(fmt::format("reply exceeds max_reply_bytes ({} bytes)", budget_.max));
+        }
         return std::nullopt;
     }
     std::unique_ptr<raw_reply> root(static_cast<raw_reply*>(obj));
+    budget_.used = 0;
     return std::move(*root);
 }
 
@@ -169,6 +245,9 @@ void reply_parser::reset() {
     }
     redisReaderFree(reader_);
     reader_ = fresh;
+    reader_->privdata = &budget_;
+    budget_.used = 0;
+    budget_.failure.clear();
 }
 
 auto error_for(std::string_view msg) noexcept -> errc {
@@ -240,6 +319,24 @@ void expect_array(raw_reply const& r, std::size_t n, std::string_view cmd, std::
         (n != std::string_view::npos && r.elements.size() != n)) {
         throw_unexpected(r, cmd, key);
     }
+}
+
+auto sha1_hex(std::string_view text) -> std::string {
+    boost::uuids::detail::sha1 h;
+    h.process_bytes(text.data(), text.size());
+    boost::uuids::detail::sha1::digest_type d;
+    h.get_digest(d);
+    using word = std::remove_cvref_t<decltype(d[0])>;
+    std::string out;
+    out.reserve(40);
+    for (auto const w : d) {
+        if constexpr (sizeof(word) == 1) {
+            out += fmt::format("{:02x}", static_cast<unsigned>(w));
+        } else {
+            out += fmt::format("{:08x}", static_cast<std::uint32_t>(w));
+        }
+    }
+    return out;
 }
 
 auto glob_escape(std::string_view s) -> std::string {

@@ -30,11 +30,30 @@
 /// written may still take effect on the server.
 ///
 /// **Outages.** A request in flight when the connection drops fails with
-/// `errc::backend_unavailable`. The connection is re-established in the background, at once and
-/// then with exponential backoff (`reconnect_min` doubling up to `reconnect_max`). While a
-/// connect attempt is in progress, requests wait for it (bounded by their deadline); between
-/// attempts they fail at once with `errc::backend_unavailable`, so nothing queues up while the
-/// server is down.
+/// `errc::backend_unavailable`. A connection counts as up only once the server has answered
+/// the handshake (AUTH, SELECT and a PING), so a server that accepts and then closes, or
+/// answers `-DENIED` or `-ERR max number of clients reached`, is a failed attempt. After a
+/// failed attempt, or the loss of a connection that had been up for less than `reconnect_max`,
+/// the next attempt waits: `reconnect_min` doubling up to `reconnect_max`, each delay drawn at
+/// random from its upper half (jitter, so that many clients do not reconnect in step). The
+/// failure count resets only when a connection that was up for `reconnect_max` drops, which
+/// is also the only loss followed by an immediate attempt. At the defaults that is at most
+/// about 8 connects in the first second and one every 1-2 s after. While a connect attempt is
+/// in progress, requests wait for it (bounded by their deadline); between attempts they fail at
+/// once with `errc::backend_unavailable`, so nothing queues up while the server is down.
+///
+/// **Health.** TCP keep-alive is on. When a connection has been idle for
+/// `health_check_interval` it sends a PING; when requests have been waiting with no byte
+/// received for twice that interval (a black-holed server, a server stuck in a long script or
+/// `DEBUG SLEEP`), the connection is dropped and replaced, and its in-flight requests fail with
+/// `errc::backend_unavailable`, even when they carry no deadline. Blocking commands (BLPOP,
+/// WAIT, XREAD BLOCK, ...) are refused by `raw`: on the shared pipeline they would stall every
+/// other caller.
+///
+/// **Hostile replies.** A reply may take at most `max_reply_bytes` (wire bytes plus the
+/// parsed tree's nodes); a larger one, or one hiredis cannot parse, fails the requests in
+/// flight with `errc::protocol_error` and the connection is replaced. No reply can crash the
+/// process or make it allocate without bound.
 ///
 /// **Lifetime.** The backend must outlive the operations started on it, as any Asio I/O object.
 /// An open connection keeps a read pending, so `io_context::run()` returns only once the
@@ -72,8 +91,17 @@ struct redis_options {
     /// Delay before the second reconnect attempt after a failure (the first is immediate); it
     /// doubles on each failure. Default 50 ms.
     std::chrono::milliseconds reconnect_min{50};
-    /// Upper bound of the reconnect delay. Default 2 s.
+    /// Upper bound of the reconnect delay, and how long a connection must stay up before its
+    /// loss resets the backoff. Default 2 s.
     std::chrono::milliseconds reconnect_max{2000};
+    /// Idle time after which a connection sends a PING; requests that see no byte for twice
+    /// this long get the connection dropped. Zero disables both. Default 2 s.
+    std::chrono::milliseconds health_check_interval{2000};
+    /// Cap on one reply: its bytes plus its parsed nodes (`sizeof(raw_reply)` each). Default
+    /// 512 MiB plus 4 KiB of framing: the largest value Redis stores. Writes of values larger
+    /// than this cap are refused with `errc::value_too_large`, so nothing is stored that could
+    /// not be read back.
+    std::size_t max_reply_bytes = 512ULL * 1024 * 1024 + 4096;
 };
 
 /// Counters of one Redis backend, summed over its connections; read while it runs.
@@ -82,6 +110,8 @@ struct redis_stats {
     std::uint64_t writes = 0;    ///< Socket writes: requests / writes is the mean batch size.
     std::uint64_t connects = 0;  ///< Successful connects, the first one included.
     std::uint64_t timeouts = 0;  ///< Requests failed by the watchdog with `errc::timeout`.
+    std::uint64_t connect_attempts = 0;  ///< Connect attempts, failed ones included.
+    std::uint64_t health_drops = 0;      ///< Connections dropped for not answering.
 };
 
 /// The counters of a backend made by `make_redis_backend`; `nullopt` for any other backend.
@@ -105,8 +135,8 @@ auto make_redis_backend(boost::asio::any_io_executor ex, redis_options opts)
  * default port 6379) and `redis+unix` (`redis+unix:///path/to/redis.sock?db=N`).
  *
  * Query parameters: `connect_timeout` (duration), `max_in_flight`, `pool_size` (alias `pool`),
- * `reconnect_min`, `reconnect_max` (durations), and `db` (`redis+unix`, or `redis` without a
- * path). Any other parameter is an `errc::invalid_config` error naming it.
+ * `reconnect_min`, `reconnect_max`, `health_check` (durations; `health_check=0` disables it),
+ * `max_reply_bytes`, and `db` (`redis+unix`, or `redis` without a path). Any other parameter is an `errc::invalid_config` error naming it.
  */
 auto redis_backend_from_config(boost::asio::any_io_executor ex, backend_config cfg)
     -> std::shared_ptr<backend>;
