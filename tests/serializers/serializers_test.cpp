@@ -128,6 +128,50 @@ TEST(json_serializer, garbage_fails_naming_the_key_and_not_a_number_is_rejected)
               errc::serialization_failed);
 }
 
+TEST(structured_serializers, a_number_that_does_not_fit_the_type_is_refused_not_cut) {
+    // nlohmann converts with a plain cast: 1.5 would read as 1, 2^64-1 as -1, and 1e300 into
+    // an integer is undefined behaviour. Each must be serialization_failed, never a wrong value.
+    auto const refused = errc::serialization_failed;
+    EXPECT_EQ(code_of([] { (void)decode_value<std::int64_t>(*ser::json(), "1.5", "k"); }), refused);
+    EXPECT_EQ(code_of([] { (void)decode_value<std::int64_t>(*ser::json(), "1e300", "k"); }),
+              refused);
+    EXPECT_EQ(code_of([] {
+                  (void)decode_value<std::int64_t>(*ser::json(), "18446744073709551615", "k");
+              }),
+              refused);
+    EXPECT_EQ(code_of([] { (void)decode_value<std::uint32_t>(*ser::json(), "-1", "k"); }), refused);
+    EXPECT_EQ(code_of([] { (void)decode_value<std::int8_t>(*ser::json(), "300", "k"); }), refused);
+    EXPECT_EQ(code_of([] { (void)decode_value<float>(*ser::json(), "1e300", "k"); }), refused);
+    EXPECT_EQ(code_of([] {
+                  (void)decode_value<std::optional<int>>(*ser::json(), "2.5", "k");
+              }),
+              refused);
+    // MsgPack float64 1.5 and CBOR uint64 max, read as int64.
+    EXPECT_EQ(code_of([] {
+                  (void)decode_value<std::int64_t>(
+                      *ser::msgpack(), std::string("\xcb\x3f\xf8\0\0\0\0\0\0", 9), "k");
+              }),
+              refused);
+    EXPECT_EQ(code_of([] {
+                  (void)decode_value<std::int64_t>(
+                      *ser::cbor(), "\x1b\xff\xff\xff\xff\xff\xff\xff\xff", "k");
+              }),
+              refused);
+    // What does fit still reads, exactly.
+    EXPECT_EQ(decode_value<std::int64_t>(*ser::json(), "-9223372036854775808", "k"),
+              std::numeric_limits<std::int64_t>::min());
+    EXPECT_EQ(decode_value<std::uint64_t>(*ser::json(), "18446744073709551615", "k"),
+              std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(decode_value<double>(*ser::json(), "3", "k"), 3.0);
+    EXPECT_EQ(decode_value<std::int64_t>(*ser::json(), "3.0", "k"), 3);  // Python's float 3.0
+    EXPECT_EQ(code_of([] { (void)decode_value<std::int64_t>(*ser::json(), "9.3e18", "k"); }),
+              refused);
+    EXPECT_EQ(decode_value<float>(*ser::json(), "0.5", "k"), 0.5F);
+    EXPECT_TRUE(std::isnan(decode_value<float>(*ser::json(), "NaN", "k")));
+    EXPECT_EQ(decode_value<std::optional<int>>(*ser::json(), "7", "k"), 7);
+    EXPECT_EQ(decode_value<std::optional<int>>(*ser::json(), "null", "k"), std::nullopt);
+}
+
 TEST(json_serializer, invalid_utf8_cannot_be_written) {
     EXPECT_EQ(code_of([] { (void)encode_value(*ser::json(), std::string("\xff\xfe"), "k"); }),
               errc::serialization_failed);

@@ -7,13 +7,18 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace asiocache {
@@ -106,6 +111,53 @@ auto decimal_decode(std::string_view b) -> std::optional<T> {
     return out;
 }
 
+/// A document as `T`. nlohmann converts any number to any arithmetic type with a plain cast,
+/// so 1.5 would read as the integer 1, 2^64-1 as -1, and 1e300 as an integer or a `float` is
+/// undefined behaviour. A number read here must fit `T` exactly (3.0 reads as the integer 3,
+/// 1.5 does not); anything else throws, and the
+/// caller reports `serialization_failed` instead of a wrong value. Numbers nested inside
+/// containers or user types still go through nlohmann's own conversion.
+template <class T>
+auto document_as(nlohmann::json const& j) -> T {
+    if constexpr (std::integral<T> && !std::same_as<T, bool>) {
+        if (j.is_number_unsigned()) {
+            auto u = j.get<std::uint64_t>();
+            if (!std::in_range<T>(u)) {
+                throw std::out_of_range(fmt::format("{} does not fit the integer type", u));
+            }
+            return static_cast<T>(u);
+        }
+        if (j.is_number_integer()) {
+            auto i = j.get<std::int64_t>();
+            if (!std::in_range<T>(i)) {
+                throw std::out_of_range(fmt::format("{} does not fit the integer type", i));
+            }
+            return static_cast<T>(i);
+        }
+        if (j.is_number_float()) {
+            // Python writes 3.0 for a float holding an integer: that one reads exactly.
+            auto d = j.get<double>();
+            constexpr auto lo = static_cast<double>(std::numeric_limits<T>::min());
+            // max() + 1 is a power of two, exact as a double, where max() itself may round up.
+            constexpr auto hi = static_cast<double>(std::numeric_limits<T>::max() / 2 + 1) * 2;
+            if (std::isfinite(d) && std::trunc(d) == d && d >= lo && d < hi) {
+                return static_cast<T>(d);
+            }
+            throw std::domain_error(fmt::format("{} is not an integer of the type read", d));
+        }
+    } else if constexpr (std::floating_point<T>) {
+        if (j.is_number_float()) {
+            auto d = j.get<double>();
+            if (std::isfinite(d) && (d > static_cast<double>(std::numeric_limits<T>::max()) ||
+                                     d < static_cast<double>(std::numeric_limits<T>::lowest()))) {
+                throw std::out_of_range(fmt::format("{} is out of range", d));
+            }
+            return static_cast<T>(d);
+        }
+    }
+    return j.template get<T>();
+}
+
 }  // namespace detail
 
 /// Encodes `value` for storage under `key` (the key only names the failure).
@@ -164,7 +216,7 @@ auto decode_value(serializer const& s, std::string_view bytes, std::string_view 
         case serializer_kind::structured:
             if constexpr (detail::from_document<T>) {
                 try {
-                    return s.parse(bytes).template get<T>();
+                    return detail::document_as<T>(s.parse(bytes));
                 } catch (std::exception const& e) {
                     detail::throw_unrepresentable(s.name(), key, e.what());
                 }
@@ -192,7 +244,7 @@ struct nlohmann::adl_serializer<std::optional<T>> {
         if (j.is_null()) {
             v.reset();
         } else {
-            v = j.template get<T>();
+            v = asiocache::detail::document_as<T>(j);
         }
     }
 };
