@@ -43,7 +43,7 @@ public:
         return out;
     }
     auto parse(std::string_view bytes) const -> nlohmann::json override {
-        return nlohmann::json::from_msgpack(bytes.begin(), bytes.end());
+        return detail::parse_bounded(bytes, nlohmann::json::input_format_t::msgpack);
     }
 };
 
@@ -57,7 +57,7 @@ public:
         return out;
     }
     auto parse(std::string_view bytes) const -> nlohmann::json override {
-        return nlohmann::json::from_cbor(bytes.begin(), bytes.end());
+        return detail::parse_bounded(bytes, nlohmann::json::input_format_t::cbor);
     }
 };
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace asiocache::serializers::detail {
 namespace {
@@ -156,7 +157,49 @@ auto restore(json& j) -> std::size_t {
     return count;
 }
 
+// nlohmann's own DOM builder, refusing to open a level past the limit. The readers call
+// start_array/start_object before they recurse into the elements, so the throw comes before
+// the stack grows.
+class bounded_dom_parser : public nlohmann::detail::json_sax_dom_parser<json> {
+public:
+    using base = nlohmann::detail::json_sax_dom_parser<json>;
+    using base::base;
+
+    auto start_object(std::size_t n) -> bool {
+        enter();
+        return base::start_object(n);
+    }
+    auto end_object() -> bool {
+        --depth_;
+        return base::end_object();
+    }
+    auto start_array(std::size_t n) -> bool {
+        enter();
+        return base::start_array(n);
+    }
+    auto end_array() -> bool {
+        --depth_;
+        return base::end_array();
+    }
+
+private:
+    void enter() {
+        if (++depth_ > max_document_depth) {
+            throw std::out_of_range("the document nests deeper than " +
+                                    std::to_string(max_document_depth) + " levels");
+        }
+    }
+    std::size_t depth_ = 0;
+};
+
 }  // namespace
+
+auto parse_bounded(std::string_view bytes, json::input_format_t format) -> json {
+    json out;
+    bounded_dom_parser sax(out);
+    json::sax_parse(bytes.begin(), bytes.end(), &sax, format, /*strict=*/true);
+    return out;
+}
 
 auto dump_json_text(json const& doc) -> std::string {
     if (!has_non_finite(doc)) {
@@ -169,7 +212,7 @@ auto dump_json_text(json const& doc) -> std::string {
 
 auto parse_json_text(std::string_view text) -> json {
     try {
-        return json::parse(text);
+        return parse_bounded(text, json::input_format_t::json);
     } catch (json::parse_error const&) {
         std::string substituted;
         substituted.reserve(text.size() + 64);
@@ -177,7 +220,7 @@ auto parse_json_text(std::string_view text) -> json {
         if (replaced == 0) {
             throw;
         }
-        auto doc = json::parse(substituted);
+        auto doc = parse_bounded(substituted, json::input_format_t::json);
         if (restore(doc) != replaced) {
             throw std::runtime_error(
                 "JSON text holds a string equal to the internal NaN/Infinity placeholder");

@@ -172,6 +172,36 @@ TEST(structured_serializers, a_number_that_does_not_fit_the_type_is_refused_not_
     EXPECT_EQ(decode_value<std::optional<int>>(*ser::json(), "null", "k"), std::nullopt);
 }
 
+TEST(structured_serializers, deeply_nested_payloads_are_refused_not_a_stack_overflow) {
+    // A stored payload is untrusted input. Nesting a million levels deep (1 MiB of MsgPack or
+    // CBOR array headers, or JSON arrays around a NaN) used to recurse once per level and
+    // overflow the stack: one corrupt value crashed the process that read it.
+    std::size_t const depth = 1'000'000;
+    std::string msgpack(depth, '\x91');
+    msgpack += '\xc0';
+    std::string cbor(depth, '\x81');
+    cbor += '\xf6';
+    std::string json_nan(depth, '[');
+    json_nan += "NaN";
+    json_nan.append(depth, ']');
+    std::string json(depth, '[');
+    json.append(depth, ']');
+    auto const refused = errc::serialization_failed;
+    EXPECT_EQ(code_of([&] { (void)decode_value<nlohmann::json>(*ser::msgpack(), msgpack, "k"); }),
+              refused);
+    EXPECT_EQ(code_of([&] { (void)decode_value<nlohmann::json>(*ser::cbor(), cbor, "k"); }),
+              refused);
+    EXPECT_EQ(code_of([&] { (void)decode_value<nlohmann::json>(*ser::json(), json_nan, "k"); }),
+              refused);
+    EXPECT_EQ(code_of([&] { (void)decode_value<nlohmann::json>(*ser::json(), json, "k"); }),
+              refused);
+    // Nesting within the limit still reads.
+    std::string ok(100, '[');
+    ok += "NaN";
+    ok.append(100, ']');
+    EXPECT_TRUE(decode_value<nlohmann::json>(*ser::json(), ok, "k").is_array());
+}
+
 TEST(json_serializer, invalid_utf8_cannot_be_written) {
     EXPECT_EQ(code_of([] { (void)encode_value(*ser::json(), std::string("\xff\xfe"), "k"); }),
               errc::serialization_failed);
