@@ -64,6 +64,23 @@ TEST_F(memory_backend_test, traits_describe_an_immediate_backend) {
     EXPECT_EQ(b->shard_count(), 16U);
 }
 
+TEST_F(memory_backend_test, a_ttl_beyond_the_clock_range_keeps_the_entry) {
+    // now() + ttl in nanoseconds used to overflow for a TTL past about 292 years, so the entry
+    // was stored already expired: a set that succeeded and a value that was gone at once.
+    auto b = make();
+    clock_->advance(std::chrono::hours(24));
+    set(*b, "max", "v", expiry(std::chrono::milliseconds::max()));
+    set(*b, "millennium", "v", expiry(std::chrono::hours(24 * 365 * 1000)));
+    EXPECT_TRUE(has(*b, "max"));
+    EXPECT_TRUE(has(*b, "millennium"));
+    clock_->advance(std::chrono::hours(24 * 365 * 100));
+    EXPECT_TRUE(has(*b, "millennium"));
+    auto left = run(io_, b->ttl("millennium", deadline::never()));
+    ASSERT_TRUE(left.has_value());
+    EXPECT_FALSE(left->is_never());
+    EXPECT_GT(left->duration(), std::chrono::hours(24 * 365 * 100));
+}
+
 TEST_F(memory_backend_test, shards_must_be_a_power_of_two) {
     for (std::size_t n : {0, 3, 12}) {
         try {

@@ -116,6 +116,17 @@ auto charge(std::size_t key_size, std::size_t value_size) noexcept -> std::size_
     return key_size + value_size + memory_entry_overhead;
 }
 
+/// `now + ttl`, saturated: the clock counts nanoseconds in 64 bits, so a TTL past about 292
+/// years would overflow (undefined behaviour, in practice an entry stored already expired).
+/// It ends just before `never_expires` instead, so `ttl()` still reports a finite TTL.
+auto expiry_time(time_point now, std::chrono::milliseconds ttl) noexcept -> time_point {
+    auto const room = std::chrono::duration_cast<std::chrono::milliseconds>(never_expires - now);
+    if (ttl >= room) {
+        return never_expires - time_point::duration(1);
+    }
+    return now + ttl;
+}
+
 /// Reads the clock at most once per operation, and only when an entry has a TTL.
 class lazy_now {
 public:
@@ -199,7 +210,7 @@ struct alignas(64) shard {
             }
             return;
         }
-        e.expires_at = now() + ttl.duration();
+        e.expires_at = expiry_time(now(), ttl.duration());
         if (!e.ttl_hook::linked()) {
             e.ttl_hook::insert_before(&expiring);
             ++ttl_count;
