@@ -41,6 +41,24 @@ void expect_error(std::string_view url, std::initializer_list<std::string_view> 
 
 // ---- schemes ----
 
+TEST(url_test, the_longest_timeout_and_ttl_a_url_accepts_do_not_wrap_around) {
+    // parse_duration accepts up to INT64_MAX milliseconds. A deadline or TTL that far out used
+    // to overflow steady_clock's nanoseconds: every operation with that timeout failed at once
+    // with errc::timeout, and expiry(hours::max()) was undefined behaviour.
+    auto r = parse_url("memory://?timeout=9223372036854775807ms&ttl=9223372036854775807ms");
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    auto d = asiocache::deadline::after(r->options.timeout);
+    EXPECT_FALSE(d.expired());
+    EXPECT_TRUE(d.is_never());
+    EXPECT_FALSE(r->options.ttl.is_never());
+    EXPECT_FALSE(asiocache::deadline::after(std::chrono::hours(24 * 365 * 300)).expired());
+    asiocache::expiry huge(std::chrono::hours::max());
+    EXPECT_EQ(huge.duration(), std::chrono::milliseconds::max());
+    EXPECT_FALSE(huge.is_negative());
+    asiocache::expiry very_negative(std::chrono::hours::min());
+    EXPECT_TRUE(very_negative.is_negative());
+}
+
 TEST(url_test, memory_has_no_host_and_keeps_backend_params) {
     auto c = ok("memory://?max_entries=100000&max_bytes=64m");
     EXPECT_EQ(c.backend.scheme, "memory");

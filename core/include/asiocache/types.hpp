@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <ratio>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,7 @@ public:
 
     template <class Rep, class Period>
     constexpr expiry(std::chrono::duration<Rep, Period> d)  // NOLINT: implicit by design
-        : ms_(d <= d.zero() ? std::chrono::milliseconds::zero()
-                            : std::chrono::ceil<std::chrono::milliseconds>(d)),
+        : ms_(d <= d.zero() ? std::chrono::milliseconds::zero() : saturated_ms(d)),
           negative_(d < d.zero()) {}
 
     static constexpr auto never() noexcept -> expiry { return {}; }
@@ -47,6 +47,21 @@ public:
     friend constexpr auto operator==(expiry, expiry) noexcept -> bool = default;
 
 private:
+    // ceil<milliseconds> overflows for durations in coarser units past milliseconds::max()
+    // (hours::max() is about 3.6e6 times that); such a TTL saturates instead.
+    template <class Rep, class Period>
+    static constexpr auto saturated_ms(std::chrono::duration<Rep, Period> d)
+        -> std::chrono::milliseconds {
+        if constexpr (std::ratio_greater_v<Period, std::milli>) {
+            // Compared as long double: the limit need not fit `Rep` (int minutes, say).
+            using wide = std::chrono::duration<long double, Period>;
+            if (wide(d) >= std::chrono::duration_cast<wide>(std::chrono::milliseconds::max())) {
+                return std::chrono::milliseconds::max();
+            }
+        }
+        return std::chrono::ceil<std::chrono::milliseconds>(d);
+    }
+
     std::chrono::milliseconds ms_{0};
     bool negative_ = false;
 };
@@ -60,9 +75,18 @@ struct deadline {
     clock::time_point at = clock::time_point::max();
 
     static auto never() noexcept -> deadline { return {}; }
-    /// `timeout` of zero means no deadline.
+    /// `timeout` of zero means no deadline. A timeout past the clock's range (about 292 years
+    /// of nanoseconds) is no deadline too, rather than an overflow into the past.
     static auto after(std::chrono::milliseconds timeout) noexcept -> deadline {
-        return timeout.count() <= 0 ? never() : deadline{clock::now() + timeout};
+        if (timeout.count() <= 0) {
+            return never();
+        }
+        auto now = clock::now();
+        if (timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                           clock::time_point::max() - now)) {
+            return never();
+        }
+        return deadline{now + timeout};
     }
     [[nodiscard]] auto is_never() const noexcept -> bool { return at == clock::time_point::max(); }
     [[nodiscard]] auto expired(clock::time_point now = clock::now()) const noexcept -> bool {
