@@ -63,7 +63,7 @@ for t in "${targets[@]}"; do
         -max_total_time="$fuzz_time" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
         -print_final_stats=1 -artifact_prefix="$out/artifacts/" \
         "$out/corpus" "$root/tests/fuzz/corpus/$t" >"$out/log.txt" 2>&1 || rc=$?
-    grep -E '^#[0-9]+ +(INITED|DONE)|^stat::|ERROR|SUMMARY|property broken' "$out/log.txt" || true
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|ERROR|SUMMARY|property broken' "$out/log.txt" || true
     if ((rc != 0)) || [[ -n $(ls -A "$out/artifacts") ]]; then
         echo "fuzz.sh: fuzz_$t found a problem: see $out/log.txt and $out/artifacts/" >&2
         status=1
