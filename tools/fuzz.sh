@@ -14,7 +14,9 @@
 # else touches the network. Targets run one at a time: each is single-threaded.
 #
 # Environment: FUZZ_TIME (seconds per target, default 60), FUZZ_OUT (scratch directory),
-# FUZZ_JOBS (build parallelism, default: the number of processors), FUZZ_NICE (default 19).
+# FUZZ_JOBS (build parallelism, default: the number of processors), FUZZ_NICE (default 19),
+# FUZZ_ARGS (more libFuzzer flags, e.g. "-fork=1 -ignore_crashes=1" to keep going past a known
+# crash).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,7 +63,7 @@ for t in "${targets[@]}"; do
     rc=0
     nice -n "$niceness" "$build/tests/fuzz/fuzz_$t" \
         -max_total_time="$fuzz_time" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-        -print_final_stats=1 -artifact_prefix="$out/artifacts/" \
+        -print_final_stats=1 -artifact_prefix="$out/artifacts/" ${FUZZ_ARGS:-} \
         "$out/corpus" "$root/tests/fuzz/corpus/$t" >"$out/log.txt" 2>&1 || rc=$?
     grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|ERROR|SUMMARY|property broken' "$out/log.txt" || true
     if ((rc != 0)) || [[ -n $(ls -A "$out/artifacts") ]]; then

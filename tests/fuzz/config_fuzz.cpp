@@ -4,8 +4,9 @@
 // The input is the file's text. Properties:
 // - text that is not JSON is refused before the registry sees it (as load_config_file does);
 // - every entry parses, or fails with `errc::invalid_config` and a message naming its alias;
-// - load_config accepts the document exactly when it is an object with a "default" entry and
-//   every entry parses, and then holds each alias with the configuration its entry parses to;
+// - load_config accepts the document exactly when it is an object with a "default" entry, no
+//   empty alias name, and every entry parses, and then holds each alias with the configuration
+//   its entry parses to;
 // - a refused document leaves the registry as it was (all entries are checked before any is
 //   added);
 // - a parsed configuration never prints its password.
@@ -68,7 +69,9 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         FUZZ_CHECK(asiocache::fuzz::has_code(e, errc::invalid_config));
         accepted = false;
     }
-    FUZZ_CHECK(accepted == (doc.is_object() && doc.contains("default") && all_parse));
+    // An empty alias name is refused too (registry::add), whatever its entry says.
+    FUZZ_CHECK(accepted ==
+               (doc.is_object() && doc.contains("default") && !doc.contains("") && all_parse));
     if (!accepted) {
         FUZZ_CHECK(caches.aliases() == std::vector<std::string>{"before"});
         return 0;
