@@ -86,7 +86,7 @@ void cache::scope::fail(std::exception_ptr const& e) noexcept {
     }
 }
 
-auto cache::remove(std::string key, call_options o) -> task<std::size_t> {
+auto cache::remove(std::string key, call_options o) & -> task<std::size_t> {
     auto full = build_key(key, o);
     scope s(*this, op::remove, full, 1);
     try {
@@ -98,7 +98,7 @@ auto cache::remove(std::string key, call_options o) -> task<std::size_t> {
     }
 }
 
-auto cache::exists(std::string key, call_options o) -> task<bool> {
+auto cache::exists(std::string key, call_options o) & -> task<bool> {
     auto full = build_key(key, o);
     scope s(*this, op::exists, full, 1);
     try {
@@ -112,7 +112,8 @@ auto cache::exists(std::string key, call_options o) -> task<bool> {
     }
 }
 
-auto cache::increment(std::string key, std::int64_t delta, call_options o) -> task<std::int64_t> {
+auto cache::increment(std::string key, std::int64_t delta, call_options o) &
+    -> task<std::int64_t> {
     auto full = build_key(key, o);
     scope s(*this, op::increment, full, 1);
     try {
@@ -125,7 +126,7 @@ auto cache::increment(std::string key, std::int64_t delta, call_options o) -> ta
     }
 }
 
-auto cache::expire(std::string key, expiry ttl, call_options o) -> task<bool> {
+auto cache::expire(std::string key, expiry ttl, call_options o) & -> task<bool> {
     auto full = build_key(key, o);
     scope s(*this, op::expire, full, 1);
     try {
@@ -140,7 +141,7 @@ auto cache::expire(std::string key, expiry ttl, call_options o) -> task<bool> {
     }
 }
 
-auto cache::ttl(std::string key, call_options o) -> task<std::optional<expiry>> {
+auto cache::ttl(std::string key, call_options o) & -> task<std::optional<expiry>> {
     auto full = build_key(key, o);
     scope s(*this, op::ttl, full, 1);
     try {
@@ -152,13 +153,23 @@ auto cache::ttl(std::string key, call_options o) -> task<std::optional<expiry>> 
     }
 }
 
-auto cache::clear(call_options o) -> task<std::size_t> {
+auto cache::clear(call_options o) & -> task<std::size_t> {
     std::string ns = o.ns ? *o.ns : opts_.ns;
     scope s(*this, op::clear, ns, 0);
     try {
         if (ns.empty()) {
             throw_error(errc::invalid_argument,
                         "clear() needs a namespace; clear_all() removes every key");
+        }
+        // The backend finds a namespace's keys by its own layout ("ns:" on Redis). Keys from a
+        // custom key_builder may not follow it, so clearing could miss them or remove keys of
+        // another namespace: refused rather than guessed.
+        if (opts_.key_builder) {
+            throw_error(errc::not_supported,
+                        fmt::format("clear('{}'): this cache has a custom key_builder, whose keys "
+                                    "the backend cannot list; remove them by key, or use "
+                                    "clear_all()",
+                                    ns));
         }
         auto n = ns;
         co_return co_await guarded(backend_->clear(std::move(n), deadline_for(o)), o, ns);
@@ -168,7 +179,7 @@ auto cache::clear(call_options o) -> task<std::size_t> {
     }
 }
 
-auto cache::clear_all(call_options o) -> task<void> {
+auto cache::clear_all(call_options o) & -> task<void> {
     scope s(*this, op::clear_all, {}, 0);
     try {
         co_await guarded(backend_->clear_all(deadline_for(o)), o, "clear_all");
@@ -178,7 +189,7 @@ auto cache::clear_all(call_options o) -> task<void> {
     }
 }
 
-auto cache::raw(std::vector<std::string> argv, call_options o) -> task<raw_reply> {
+auto cache::raw(std::vector<std::string> argv, call_options o) & -> task<raw_reply> {
     std::string first = argv.empty() ? std::string{} : argv.front();
     scope s(*this, op::raw, first, argv.size());
     try {
@@ -192,7 +203,7 @@ auto cache::raw(std::vector<std::string> argv, call_options o) -> task<raw_reply
     }
 }
 
-auto cache::close() -> task<void> {
+auto cache::close() & -> task<void> {
     scope s(*this, op::close, {}, 0);
     try {
         co_await backend_->close();

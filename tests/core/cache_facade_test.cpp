@@ -5,6 +5,9 @@
 #include "run_coro.hpp"
 #include "scripted_backend.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -46,6 +49,32 @@ TEST_F(cache_facade_test, custom_key_builder_is_used) {
                        }}};
     run(io_, c.set("k", 1));
     EXPECT_EQ(backend_->last_key(), "app/k");
+}
+
+TEST_F(cache_facade_test, clear_is_refused_when_a_custom_key_builder_made_the_keys) {
+    cache c{backend_, {.ns = "app", .key_builder = [](std::string_view k, std::string_view ns) {
+                           return std::string(ns) + "/" + std::string(k);
+                       }}};
+    EXPECT_EQ(run_error(io_, c.clear()), errc::not_supported);
+    EXPECT_EQ(backend_->calls(op::clear), 0) << "nothing may be removed by guesswork";
+}
+
+// An operation started on a temporary cache owns a copy of it: the frame must not read the
+// destroyed object (ASan would report a use-after-free here before the rvalue overloads).
+TEST_F(cache_facade_test, operations_on_a_temporary_cache_are_safe) {
+    std::optional<int> got;
+    bool done = false;
+    boost::asio::co_spawn(io_, cache{backend_, {.ns = "t"}}.set("k", 41), boost::asio::detached);
+    auto t = cache{backend_, {.ns = "t"}}.get<int>("k");  // the cache dies here, t lives on
+    boost::asio::co_spawn(io_, std::move(t), [&](std::exception_ptr e, std::optional<int> v) {
+        EXPECT_FALSE(e);
+        got = v;
+        done = true;
+    });
+    io_.run();
+    ASSERT_TRUE(done);
+    EXPECT_EQ(got, 41);
+    EXPECT_EQ(run(io_, cache{backend_, {.ns = "t"}}.increment("n", 2)), 2);
 }
 
 TEST_F(cache_facade_test, default_ttl_applies_when_call_gives_none) {

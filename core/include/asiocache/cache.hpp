@@ -64,7 +64,9 @@ struct versioned {
 /// nothing the caller passes can dangle while the operation is pending.
 ///
 /// A `cache` is cheap to copy (its parts are shared) and safe to use from several threads at
-/// once, provided plugins are added before it is shared.
+/// once, provided plugins are added before it is shared. An operation started on a temporary
+/// keeps a copy of it in its frame, so `co_spawn(ex, cache{b}.get<int>("k"), token)` is safe;
+/// one started on a named cache refers to it, which must then outlive the operation.
 class cache {
 public:
     explicit cache(std::shared_ptr<asiocache::backend> b, cache_options opts = {});
@@ -72,61 +74,142 @@ public:
     /// The value under `key`, or `nullopt` on a miss or an expired entry.
     /// Errors: `timeout`, `backend_unavailable`, `serialization_failed` (names the key).
     template <class T>
-    auto get(std::string key, call_options o = {}) -> task<std::optional<T>>;
+    auto get(std::string key, call_options o = {}) & -> task<std::optional<T>>;
 
     /// One result per key, in the order given, `nullopt` for misses; one round trip.
     template <class T>
-    auto multi_get(std::vector<std::string> keys, call_options o = {})
+    auto multi_get(std::vector<std::string> keys, call_options o = {}) &
         -> task<std::vector<std::optional<T>>>;
 
     /// Stores `value`. `ttl`: none means `cache_options::ttl`; `expiry::never()` means no
     /// expiry. Errors: `invalid_argument` for a negative TTL, `value_too_large`, `invalid_key`.
     template <class T>
-    auto set(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {})
+    auto set(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {}) &
         -> task<void>;
 
     /// Stores every pair with the same TTL, in one round trip where the server allows it.
     template <class T>
     auto multi_set(std::vector<std::pair<std::string, T>> items, std::optional<expiry> ttl = {},
-                   call_options o = {}) -> task<void>;
+                   call_options o = {}) & -> task<void>;
 
     /// Stores only if the key is absent, atomically. Errors: `key_exists` otherwise.
     template <class T>
-    auto add(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {})
+    auto add(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {}) &
         -> task<void>;
 
     /// Removes the key; completes with the number removed (0 or 1).
-    auto remove(std::string key, call_options o = {}) -> task<std::size_t>;
-    auto exists(std::string key, call_options o = {}) -> task<bool>;
+    auto remove(std::string key, call_options o = {}) & -> task<std::size_t>;
+    auto exists(std::string key, call_options o = {}) & -> task<bool>;
     /// Adds `delta` atomically on the server and returns the new value; a missing key starts
     /// at 0. Errors: `not_a_number` if the stored value is not a 64-bit integer.
-    auto increment(std::string key, std::int64_t delta = 1, call_options o = {})
+    auto increment(std::string key, std::int64_t delta = 1, call_options o = {}) &
         -> task<std::int64_t>;
     /// Sets the TTL of an existing key; `expiry::never()` removes it. True if the key existed.
-    auto expire(std::string key, expiry ttl, call_options o = {}) -> task<bool>;
+    auto expire(std::string key, expiry ttl, call_options o = {}) & -> task<bool>;
     /// Remaining TTL (`expiry::never()` if persistent), or `nullopt` if the key is missing.
     /// Errors: `not_supported` on backends without it (memcached).
-    auto ttl(std::string key, call_options o = {}) -> task<std::optional<expiry>>;
+    auto ttl(std::string key, call_options o = {}) & -> task<std::optional<expiry>>;
     /// Removes the keys of this cache's namespace (or `o.ns`), and only those, on every
     /// backend. Errors: `invalid_argument` when there is no namespace (use `clear_all`),
-    /// `not_supported` where the backend cannot list a namespace.
-    auto clear(call_options o = {}) -> task<std::size_t>;
+    /// `not_supported` where the backend cannot list a namespace, or when the cache has a
+    /// custom `key_builder` (the backend cannot know which keys it made).
+    auto clear(call_options o = {}) & -> task<std::size_t>;
     /// Removes every key in the backend, whatever its namespace (FLUSHDB, flush_all).
-    auto clear_all(call_options o = {}) -> task<void>;
+    auto clear_all(call_options o = {}) & -> task<void>;
 
     /// Reads a value with its compare-and-set token (memcached gets; optimistic locking).
     template <class T>
-    auto gets(std::string key, call_options o = {}) -> task<std::optional<versioned<T>>>;
+    auto gets(std::string key, call_options o = {}) & -> task<std::optional<versioned<T>>>;
     /// Stores only if the key still carries `token`; false when it changed or vanished.
     template <class T>
     auto cas(std::string key, T value, std::uint64_t token, std::optional<expiry> ttl = {},
-             call_options o = {}) -> task<bool>;
+             call_options o = {}) & -> task<bool>;
 
     /// Passes a backend-native command through, unchanged: keys in `argv` are not namespaced.
-    auto raw(std::vector<std::string> argv, call_options o = {}) -> task<raw_reply>;
+    auto raw(std::vector<std::string> argv, call_options o = {}) & -> task<raw_reply>;
 
     /// Releases the backend's connections. Network backends reconnect on next use.
-    auto close() -> task<void>;
+    auto close() & -> task<void>;
+
+    // The same operations on a temporary (`co_spawn(ex, cache{b}.get<int>("k"), ...)`): the
+    // frame then owns a copy of the cache, since a member coroutine only holds `this`, which
+    // would dangle once the full expression ends. Named caches take the overloads above, which
+    // cost no copy; like any Asio I/O object, a named cache must outlive what it started.
+    template <class T>
+    auto get(std::string key, call_options o = {}) && -> task<std::optional<T>> {
+        return owned([k = std::move(key), o](cache& c) mutable { return c.get<T>(std::move(k), o); });
+    }
+    template <class T>
+    auto multi_get(std::vector<std::string> keys, call_options o = {}) &&
+        -> task<std::vector<std::optional<T>>> {
+        return owned([k = std::move(keys), o](cache& c) mutable {
+            return c.multi_get<T>(std::move(k), o);
+        });
+    }
+    template <class T>
+    auto set(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {}) &&
+        -> task<void> {
+        return owned([k = std::move(key), v = std::move(value), ttl, o](cache& c) mutable {
+            return c.set<T>(std::move(k), std::move(v), ttl, o);
+        });
+    }
+    template <class T>
+    auto multi_set(std::vector<std::pair<std::string, T>> items, std::optional<expiry> ttl = {},
+                   call_options o = {}) && -> task<void> {
+        return owned([i = std::move(items), ttl, o](cache& c) mutable {
+            return c.multi_set<T>(std::move(i), ttl, o);
+        });
+    }
+    template <class T>
+    auto add(std::string key, T value, std::optional<expiry> ttl = {}, call_options o = {}) &&
+        -> task<void> {
+        return owned([k = std::move(key), v = std::move(value), ttl, o](cache& c) mutable {
+            return c.add<T>(std::move(k), std::move(v), ttl, o);
+        });
+    }
+    auto remove(std::string key, call_options o = {}) && -> task<std::size_t> {
+        return owned([k = std::move(key), o](cache& c) mutable { return c.remove(std::move(k), o); });
+    }
+    auto exists(std::string key, call_options o = {}) && -> task<bool> {
+        return owned([k = std::move(key), o](cache& c) mutable { return c.exists(std::move(k), o); });
+    }
+    auto increment(std::string key, std::int64_t delta = 1, call_options o = {}) &&
+        -> task<std::int64_t> {
+        return owned([k = std::move(key), delta, o](cache& c) mutable {
+            return c.increment(std::move(k), delta, o);
+        });
+    }
+    auto expire(std::string key, expiry ttl, call_options o = {}) && -> task<bool> {
+        return owned([k = std::move(key), ttl, o](cache& c) mutable {
+            return c.expire(std::move(k), ttl, o);
+        });
+    }
+    auto ttl(std::string key, call_options o = {}) && -> task<std::optional<expiry>> {
+        return owned([k = std::move(key), o](cache& c) mutable { return c.ttl(std::move(k), o); });
+    }
+    auto clear(call_options o = {}) && -> task<std::size_t> {
+        return owned([o](cache& c) { return c.clear(o); });
+    }
+    auto clear_all(call_options o = {}) && -> task<void> {
+        return owned([o](cache& c) { return c.clear_all(o); });
+    }
+    template <class T>
+    auto gets(std::string key, call_options o = {}) && -> task<std::optional<versioned<T>>> {
+        return owned([k = std::move(key), o](cache& c) mutable { return c.gets<T>(std::move(k), o); });
+    }
+    template <class T>
+    auto cas(std::string key, T value, std::uint64_t token, std::optional<expiry> ttl = {},
+             call_options o = {}) && -> task<bool> {
+        return owned([k = std::move(key), v = std::move(value), token, ttl, o](cache& c) mutable {
+            return c.cas<T>(std::move(k), std::move(v), token, ttl, o);
+        });
+    }
+    auto raw(std::vector<std::string> argv, call_options o = {}) && -> task<raw_reply> {
+        return owned([a = std::move(argv), o](cache& c) mutable { return c.raw(std::move(a), o); });
+    }
+    auto close() && -> task<void> {
+        return owned([](cache& c) { return c.close(); });
+    }
 
     /// Adds a plugin; call before the cache is shared between threads.
     void add_plugin(std::shared_ptr<plugin> p);
@@ -161,6 +244,16 @@ public:
     auto guarded(task<T> t, call_options const& o, std::string_view what) -> task<T>;
 
 private:
+    /// Starts `op(copy)` in a frame that owns `copy` of this cache: the rvalue overloads.
+    template <class Op>
+    auto owned(Op op) -> std::invoke_result_t<Op&, cache&> {
+        return run_owned(*this, std::move(op));
+    }
+    template <class Op>
+    static auto run_owned(cache self, Op op) -> std::invoke_result_t<Op&, cache&> {
+        co_return co_await op(self);
+    }
+
     /// Runs the plugins around one operation: `before` at construction, `after` at
     /// destruction, on every exit path. Costs nothing when there are no plugins.
     class scope {
@@ -207,7 +300,7 @@ auto cache::guarded(task<T> t, call_options const& o, std::string_view what) -> 
 }
 
 template <class T>
-auto cache::get(std::string key, call_options o) -> task<std::optional<T>> {
+auto cache::get(std::string key, call_options o) & -> task<std::optional<T>> {
     auto full = build_key(key, o);
     scope s(*this, op::get, full, 1);
     try {
@@ -236,7 +329,7 @@ auto cache::get(std::string key, call_options o) -> task<std::optional<T>> {
 }
 
 template <class T>
-auto cache::multi_get(std::vector<std::string> keys, call_options o)
+auto cache::multi_get(std::vector<std::string> keys, call_options o) &
     -> task<std::vector<std::optional<T>>> {
     std::vector<std::string> full;
     full.reserve(keys.size());
@@ -271,7 +364,7 @@ auto cache::multi_get(std::vector<std::string> keys, call_options o)
 }
 
 template <class T>
-auto cache::set(std::string key, T value, std::optional<expiry> ttl, call_options o)
+auto cache::set(std::string key, T value, std::optional<expiry> ttl, call_options o) &
     -> task<void> {
     auto full = build_key(key, o);
     scope s(*this, op::set, full, 1);
@@ -289,7 +382,7 @@ auto cache::set(std::string key, T value, std::optional<expiry> ttl, call_option
 
 template <class T>
 auto cache::multi_set(std::vector<std::pair<std::string, T>> items, std::optional<expiry> ttl,
-                      call_options o) -> task<void> {
+                      call_options o) & -> task<void> {
     std::vector<std::pair<std::string, std::string>> encoded;
     encoded.reserve(items.size());
     for (auto& [k, v] : items) {
@@ -311,7 +404,7 @@ auto cache::multi_set(std::vector<std::pair<std::string, T>> items, std::optiona
 }
 
 template <class T>
-auto cache::add(std::string key, T value, std::optional<expiry> ttl, call_options o)
+auto cache::add(std::string key, T value, std::optional<expiry> ttl, call_options o) &
     -> task<void> {
     auto full = build_key(key, o);
     scope s(*this, op::add, full, 1);
@@ -328,7 +421,7 @@ auto cache::add(std::string key, T value, std::optional<expiry> ttl, call_option
 }
 
 template <class T>
-auto cache::gets(std::string key, call_options o) -> task<std::optional<versioned<T>>> {
+auto cache::gets(std::string key, call_options o) & -> task<std::optional<versioned<T>>> {
     auto full = build_key(key, o);
     scope s(*this, op::gets, full, 1);
     try {
@@ -347,7 +440,7 @@ auto cache::gets(std::string key, call_options o) -> task<std::optional<versione
 
 template <class T>
 auto cache::cas(std::string key, T value, std::uint64_t token, std::optional<expiry> ttl,
-                call_options o) -> task<bool> {
+                call_options o) & -> task<bool> {
     auto full = build_key(key, o);
     scope s(*this, op::cas, full, 1);
     try {
