@@ -129,6 +129,27 @@ TEST_F(lock_test, with_lease_lock_releases_after_success_and_after_an_exception)
     EXPECT_FALSE(holder_of("job").has_value());
 }
 
+// The function's exception is what the caller sees, even when the release fails too (here the
+// backend has no compare-and-delete, so every release fails with not_supported).
+TEST_F(lock_test, with_lease_lock_reports_the_functions_error_when_the_release_fails) {
+    struct work_failed {};
+    cache plain{std::make_shared<asiocache::test::scripted_backend>(), {.ns = "locks"}};
+    auto fails = [&]() -> task<int> {
+        throw work_failed{};
+        co_return 0;
+    };
+    EXPECT_THROW(run(io_, asiocache::with_lease_lock(plain, "job", {}, fails)), work_failed);
+    auto fails_void = [&]() -> task<void> {
+        throw work_failed{};
+        co_return;
+    };
+    EXPECT_THROW(run(io_, asiocache::with_lease_lock(plain, "job2", {}, fails_void)), work_failed);
+    // Without an error of its own, the failed release is reported.
+    auto ok = [&]() -> task<int> { co_return 1; };
+    EXPECT_EQ(run_error(io_, asiocache::with_lease_lock(plain, "job3", {}, ok)),
+              errc::not_supported);
+}
+
 TEST_F(lock_test, with_lease_lock_releases_when_the_caller_is_cancelled) {
     auto slow = [&]() -> task<int> {
         asio::steady_timer t(co_await asio::this_coro::executor, 10s);

@@ -112,6 +112,17 @@ private:
     std::optional<boost::asio::any_io_executor> executor_;
 };
 
+namespace detail {
+/// Releases `lock` on an error path: the function's own error is the one to report, so a
+/// failed release is swallowed (the lease then expires on its own after its TTL).
+inline auto release_quietly(lease_lock& lock) -> task<void> {
+    try {
+        co_await lock.release();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the caller rethrows the first error
+    }
+}
+}  // namespace detail
+
 /**
  * Runs `fn()` (a callable returning `task<R>`) while holding the lease lock on `key`, and
  * releases the lock on every path: success, exception and cancellation.
@@ -138,7 +149,7 @@ auto with_lease_lock(cache c, std::string key, lease_options opts, Fn fn)
         // A cancelled caller would have every later operation refused: release first.
         co_await boost::asio::this_coro::reset_cancellation_state();
         if (error) {
-            co_await lock.release();  // on error paths, report the first error only
+            co_await detail::release_quietly(lock);
             std::rethrow_exception(error);
         }
         co_await lock.release();
@@ -151,7 +162,7 @@ auto with_lease_lock(cache c, std::string key, lease_options opts, Fn fn)
         }
         co_await boost::asio::this_coro::reset_cancellation_state();
         if (error) {
-            co_await lock.release();
+            co_await detail::release_quietly(lock);
             std::rethrow_exception(error);
         }
         co_await lock.release();
