@@ -6,8 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -63,6 +67,17 @@ TEST(memo_key_test, separators_inside_arguments_never_collide) {
     auto d = asiocache::format_key_args(std::string("a\\:b"));
     EXPECT_NE(c, d);
 }
+
+// Hash containers iterate in an order that can differ between equal values and processes, so
+// the default key refuses them at compile time, as it refuses pointers; ordered ones pass.
+static_assert(!asiocache::detail::key_formattable_v<std::unordered_set<int>>);
+static_assert(!asiocache::detail::key_formattable_v<std::unordered_map<std::string, int>>);
+static_assert(!asiocache::detail::key_formattable_v<std::vector<std::unordered_set<int>>>);
+static_assert(!asiocache::detail::key_formattable_v<std::optional<std::unordered_set<int>>>);
+static_assert(asiocache::detail::key_formattable_v<std::set<int>>);
+static_assert(asiocache::detail::key_formattable_v<std::map<std::string, int>>);
+static_assert(asiocache::detail::key_formattable_v<std::vector<std::string>>);
+static_assert(asiocache::detail::key_formattable_v<std::string>);
 
 TEST(memo_key_test, ranges_and_characters_are_formatted_and_escaped) {
     EXPECT_EQ(asiocache::format_key_args(std::vector<int>{1, 2}, ':'), "[1, 2]:\\:");

@@ -55,8 +55,9 @@ struct default_memo_key {
     auto operator()(Args const&... args) const -> std::string {
         static_assert((key_formattable_v<Args> && ...),
                       "asiocache::cached: the default key formats every argument with fmt, and "
-                      "at least one argument type cannot be formatted (or is a pointer, whose "
-                      "address is not a stable key). Specialize fmt::formatter for it, or set "
+                      "at least one argument type cannot be formatted, or is a pointer (an "
+                      "address is not a stable key) or a hash container (its order is not "
+                      "stable; pass a std::set or std::map). Specialize fmt::formatter for it, or set "
                       "`.key_builder` to one that leaves it out, e.g. "
                       "asiocache::key_from_args<1, 2>() or asiocache::noself().");
         return format_key_args(args...);

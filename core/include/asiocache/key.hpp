@@ -26,12 +26,32 @@ namespace asiocache {
 
 namespace detail {
 
+/// True for hash containers (`std::unordered_map`/`set` and their kind: anything with a `hasher`
+/// and a `key_equal`), whose iteration order, and so whose formatted text, can differ between
+/// two equal values and between processes.
+template <class T, class = void>
+struct is_hashed_container : std::false_type {};
+template <class T>
+struct is_hashed_container<T, std::void_t<typename T::hasher, typename T::key_equal>>
+    : std::true_type {};
+
+/// True for a hash container, or a range or optional holding one at any depth.
+template <class T, class = void>
+struct has_unstable_order : is_hashed_container<T> {};
+template <class T>
+struct has_unstable_order<T, std::void_t<typename T::value_type>>
+    : std::bool_constant<is_hashed_container<T>::value ||
+                         (!std::is_same_v<typename T::value_type, T> &&
+                          has_unstable_order<std::remove_cv_t<typename T::value_type>>::value)> {};
+
 /// True for the types the default key may format: what fmt can format, except pointers other
-/// than C strings (fmt prints `void*` as an address, which is different in every process).
+/// than C strings (fmt prints `void*` as an address, which is different in every process), and
+/// hash containers (their order is not stable: sort them into a `std::set` or `std::map`).
 template <class T>
 inline constexpr bool key_formattable_v =
     fmt::is_formattable<T>::value &&
-    (!std::is_pointer_v<T> || std::is_same_v<std::remove_cv_t<std::remove_pointer_t<T>>, char>);
+    (!std::is_pointer_v<T> || std::is_same_v<std::remove_cv_t<std::remove_pointer_t<T>>, char>) &&
+    !has_unstable_order<T>::value;
 
 /// Appends `text` with `\` and `:` escaped by a `\`, so that `:` stays a separator. Runs
 /// without either character are copied whole (the common case: one append).
@@ -53,7 +73,8 @@ template <class T>
 void append_key_arg(std::string& out, T const& arg) {
     static_assert(key_formattable_v<T>,
                   "asiocache: the default key formats every argument with fmt, and this argument "
-                  "type cannot be formatted (or is a pointer, whose address is not a stable key). "
+                  "type cannot be formatted, or is a pointer (an address is not a stable key) or "
+                  "a hash container (its order is not stable; pass a std::set or std::map). "
                   "Specialize fmt::formatter for it, or give the memoized function a key_builder "
                   "that leaves it out, e.g. asiocache::key_from_args<1, 2>() or "
                   "asiocache::noself().");
