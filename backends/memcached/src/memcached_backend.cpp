@@ -77,7 +77,17 @@ auto errc_for(memcached_return_t rc, std::string_view message) -> errc {
                           std::string_view key) {
     char const* last = memcached_last_error_message(mc);
     std::string_view message = last != nullptr ? last : memcached_strerror(mc, rc);
-    throw_error(errc_for(rc, message), fmt::format("memcached {} '{}': {}", what, key, message));
+    auto code = errc_for(rc, message);
+    // A fetch can end with a generic code while the handle's last error says what happened (a
+    // connection reset mid multi-get ends as a plain failure): the more specific one wins, so
+    // a lost connection is `backend_unavailable`, as for a single get.
+    if (code == errc::backend_error) {
+        auto const last_rc = memcached_last_error(mc);
+        if (last_rc != rc && last_rc != MEMCACHED_SUCCESS) {
+            code = errc_for(last_rc, message);
+        }
+    }
+    throw_error(code, fmt::format("memcached {} '{}': {}", what, key, message));
 }
 
 void check_deadline(deadline dl, std::string_view what, std::string_view key) {
