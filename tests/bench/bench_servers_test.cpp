@@ -4,6 +4,7 @@
 // baseline, and a run during which the server is stopped, whose errors must be reported.
 #include "asiocache/backends/builtin.hpp"
 #include "asiocache/bench/command.hpp"
+#include "fault_server.hpp"
 #include "local_server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -141,6 +142,36 @@ TEST_P(bench_servers_test, a_server_stopped_mid_run_shows_up_as_errors) {
         EXPECT_TRUE(kind == "backend_unavailable" || kind == "timeout") << kind;
     }
     EXPECT_FALSE(a.at("first_error").get<std::string>().empty());
+}
+
+// The bench against a server whose every GET answer is hostile (an array header of 2^31
+// elements, then a stream of elements past the reply cap; before the reply cap, this aborted
+// the process with std::bad_alloc): the run completes, and reports the failures by kind.
+TEST(bench_hostile_server, a_hostile_reply_is_an_error_in_the_report_not_a_crash) {
+    std::string hostile = "*2147483647\r\n";
+    for (int i = 0; i < 30000; ++i) {
+        hostile += ":1\r\n";
+    }
+    asiocache::test::fault_server server(asiocache::test::redis_like([&](auto const& argv) {
+        if (argv.front() == "GET" || argv.front() == "get") {
+            return asiocache::test::reply_plan{.bytes = hostile};
+        }
+        return asiocache::test::reply_plan{.bytes = "+OK\r\n"};
+    }));
+    auto const [j, code] = run_bench_command(
+        fmt::format("redis://127.0.0.1:{}?max_reply_bytes=64k --json -d 1s -w 0 -c 4 -k 20 "
+                    "--timeout 250ms -m get=1 --serializer bytes --no-progress",
+                    server.port()));
+    EXPECT_EQ(code, 0);
+    ASSERT_EQ(j.at("results").size(), 1u);
+    auto const& a = j.at("results")[0].at("asiocache");
+    expect_consistent(a);
+    EXPECT_GT(a.at("errors").get<std::uint64_t>(), 0u) << a.dump();
+    EXPECT_EQ(a.at("hits").get<std::uint64_t>(), 0u);
+    for (auto const& [kind, n] : a.at("errors_by_kind").items()) {
+        EXPECT_TRUE(kind == "protocol_error" || kind == "backend_unavailable" || kind == "timeout")
+            << kind;
+    }
 }
 
 }  // namespace

@@ -469,6 +469,47 @@ TEST_F(redis_proxied, a_caller_that_throws_on_resumption_does_not_break_the_conn
     EXPECT_EQ(redis_statistics(*b)->connects, 1U) << "the connection was never dropped";
 }
 
+// Memoization over a cache whose server goes dark: calls still return the function's result
+// (fail-open) within the cache timeout, and values are cached again once it heals.
+TEST_F(redis_proxied, memoized_calls_fail_open_through_a_black_hole_and_cache_again_after) {
+    auto c = asiocache::cache(make(), {.ns = "memo", .timeout = 300ms});
+    int calls = 0;
+    int cache_errors = 0;
+    auto fetch = [&calls](std::string channel, std::string ts) -> task<std::string> {
+        ++calls;
+        co_return channel + "/" + ts;
+    };
+    auto replies = asiocache::cached(
+        c, fetch,
+        {.key_prefix = "replies",
+         .ttl = asiocache::expiry(60s),
+         .on_cache_error = [&](boost::system::error_code, std::string_view) { ++cache_errors; }});
+    EXPECT_EQ(run(replies("C1", "1.0")), "C1/1.0");
+    EXPECT_EQ(run(replies("C1", "1.0")), "C1/1.0");
+    EXPECT_EQ(calls, 1) << "the second call is a hit";
+
+    proxy_->set({.black_hole = true});
+    auto const start = std::chrono::steady_clock::now();
+    EXPECT_EQ(run(replies("C2", "2.0")), "C2/2.0");
+    EXPECT_EQ(run(replies("C1", "1.0")), "C1/1.0");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+    EXPECT_GE(cache_errors, 2);
+    EXPECT_EQ(calls, 3) << "fail-open: each call while the cache is dark runs the function";
+
+    proxy_->heal();
+    bool cached_again = false;
+    for (int i = 0; i < 100 && !cached_again; ++i) {
+        run(replies("C3", "3.0"));
+        int before = calls;
+        run(replies("C3", "3.0"));
+        cached_again = calls == before;
+        if (!cached_again) {
+            run(pause(50ms));
+        }
+    }
+    EXPECT_TRUE(cached_again);
+}
+
 }  // namespace
 
 /// The conformance suite through the proxy with latency on every chunk: the same behaviour,
