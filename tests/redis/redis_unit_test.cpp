@@ -213,7 +213,7 @@ TEST(redis_resp, server_errors_map_to_codes) {
               errc::backend_unavailable);
     EXPECT_EQ(rd::error_for("BUSY Redis is busy running a script."), errc::backend_unavailable);
     EXPECT_EQ(rd::error_for("NOAUTH Authentication required."), errc::backend_error);
-    EXPECT_EQ(rd::error_for("ERR increment or decrement would overflow"), errc::backend_error);
+    EXPECT_EQ(rd::error_for("ERR increment or decrement would overflow"), errc::invalid_argument);
     EXPECT_TRUE(rd::is_noscript(reply(kind::error, "NOSCRIPT No matching script.")));
     EXPECT_FALSE(rd::is_noscript(reply(kind::status, "NOSCRIPT")));
 }

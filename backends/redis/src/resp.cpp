@@ -254,6 +254,10 @@ auto error_for(std::string_view msg) noexcept -> errc {
     if (msg.find("not an integer") != std::string_view::npos) {
         return errc::not_a_number;
     }
+    // INCRBY past the 64-bit range: the memory and memcached backends say invalid_argument.
+    if (msg.find("would overflow") != std::string_view::npos) {
+        return errc::invalid_argument;
+    }
     for (std::string_view transient : {"LOADING", "BUSY ", "MASTERDOWN", "TRYAGAIN"}) {
         if (msg.starts_with(transient)) {
             return errc::backend_unavailable;

@@ -67,6 +67,7 @@ private:
 };
 
 /// The `errc` for a server error reply: `not_a_number` for INCRBY on a non-integer,
+/// `invalid_argument` for INCRBY past the 64-bit range ("increment or decrement would overflow"),
 /// `backend_unavailable` for transient states (LOADING, BUSY, MASTERDOWN, TRYAGAIN),
 /// `backend_error` otherwise.
 auto error_for(std::string_view server_message) noexcept -> errc;
