@@ -83,12 +83,63 @@ connection::connection(asio::any_io_executor ex, std::shared_ptr<connection_sett
 
 connection::~connection() = default;
 
-// A caller resumed inline by a reply (so already inside the strand) enqueues at once; any
-// other caller posts to the strand.
+// Callers on any thread append to the inbox; the first of a burst posts the one strand handler
+// that moves them all to the queue, so a round of callers resumed together costs one post.
 void connection::submit(std::shared_ptr<request> op) {
-    asio::dispatch(strand_, [self = shared_from_this(), op = std::move(op)]() mutable {
-        self->enqueue(std::move(op));
-    });
+    bool first = false;
+    {
+        std::lock_guard lock(inbox_mutex_);
+        first = inbox_.empty();
+        inbox_.push_back(std::move(op));
+    }
+    if (first) {
+        asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+    }
+}
+
+void connection::drain_inbox() {
+    std::vector<std::shared_ptr<request>> batch;
+    {
+        std::lock_guard lock(inbox_mutex_);
+        batch.swap(inbox_);
+    }
+    for (auto& op : batch) {
+        enqueue(std::move(op));
+    }
+}
+
+// Posts the requests one read completed, one batch per caller executor (usually a single one),
+// so a round of 500 replies costs one post instead of 500. A caller's exception leaves its
+// batch after every other caller in it has been resumed.
+void connection::flush_ready() {
+    while (!ready_.empty()) {
+        auto ex = ready_.front()->completion_executor();
+        std::vector<std::shared_ptr<request>> group;
+        std::vector<std::shared_ptr<request>> rest;
+        for (auto& op : ready_) {
+            if (op->completion_executor() == ex) {
+                group.push_back(std::move(op));
+            } else {
+                rest.push_back(std::move(op));
+            }
+        }
+        ready_.swap(rest);
+        asio::post(ex, [group = std::move(group)] {
+            std::exception_ptr first;
+            for (auto const& op : group) {
+                try {
+                    op->run_staged();
+                } catch (...) {
+                    if (!first) {
+                        first = std::current_exception();
+                    }
+                }
+            }
+            if (first) {
+                std::rethrow_exception(first);
+            }
+        });
+    }
 }
 
 void connection::submit_close(std::shared_ptr<request> op) {
@@ -642,8 +693,8 @@ void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
         return;
     }
     last_progress_ = clock::now();
-    // Completions are posted, so no caller runs in this loop; `reading_` still holds back
-    // writes until the round is over, so that it goes out as one batch.
+    // Completions are staged and posted after the loop, so no caller runs in it; `reading_`
+    // still holds back writes until the round is over, so that it goes out as one batch.
     std::string failure;
     reading_ = true;
     try {
@@ -656,7 +707,11 @@ void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
             if (in_flight_.front()->take(std::move(*reply))) {
                 auto op = std::move(in_flight_.front());
                 in_flight_.pop_front();
-                op->finish_with_result();  // does nothing for a timed-out or cancelled request
+                // Staged for the batch below; nothing for a timed-out or cancelled request, or
+                // for the health check's own PING.
+                if (op->stage_result() && op->completion_executor()) {
+                    ready_.push_back(std::move(op));
+                }
             }
         }
     } catch (std::exception const& e) {
@@ -667,6 +722,7 @@ void connection::on_read(std::uint64_t g, error_code ec, std::size_t n) {
         failure = "unknown failure while reading replies";
     }
     reading_ = false;
+    flush_ready();
     if (g != generation_) {
         return;
     }

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -61,6 +62,22 @@ public:
     void finish(boost::system::error_code ec, raw_reply r);
     void finish_error(errc e, std::string detail);
     void finish_with_result() { finish({}, std::move(result_)); }
+    /// Completes with the collected result, but later: the result is kept and `run_staged()`
+    /// invokes the caller. False if the request was already done (timed out, cancelled). The
+    /// read loop stages every request a read completes and posts them as one batch per
+    /// executor, instead of one post per request.
+    auto stage_result() -> bool {
+        if (done_) {
+            return false;
+        }
+        done_ = true;
+        stage({}, std::move(result_));
+        return true;
+    }
+    /// Invokes the caller with the staged result, on the calling thread.
+    virtual void run_staged() = 0;
+    /// The executor the caller resumes on.
+    [[nodiscard]] virtual auto completion_executor() const -> boost::asio::any_io_executor = 0;
     /// Appends the command bytes to a write batch and frees them.
     void move_command_to(std::string& out);
 
@@ -69,6 +86,7 @@ public:
 
 protected:
     virtual void complete(boost::system::error_code ec, raw_reply r) = 0;
+    virtual void stage(boost::system::error_code ec, raw_reply r) = 0;
 
 private:
     std::string cmd_;
@@ -152,7 +170,9 @@ private:
     enum class state { idle, connecting, connected, waiting, shut };
 
     void submit(std::shared_ptr<request> op);
+    void drain_inbox();
     void submit_close(std::shared_ptr<request> op);
+    void flush_ready();
     void cancel(std::weak_ptr<request> const& op);
     void enqueue(std::shared_ptr<request> op);
     void watch(deadline dl);
@@ -192,6 +212,11 @@ private:
 
     state state_ = state::idle;
     std::uint64_t generation_ = 0;  // bumped whenever the socket is (re)opened or closed
+    // Requests submitted from any thread, moved to `pending_` by one strand handler per batch
+    // (one post for a burst of callers, not one each).
+    std::mutex inbox_mutex_;
+    std::vector<std::shared_ptr<request>> inbox_;
+    std::vector<std::shared_ptr<request>> ready_;     // completed by this read, to post
     std::deque<std::shared_ptr<request>> pending_;    // waiting to be written
     std::deque<std::shared_ptr<request>> in_flight_;  // written, awaiting replies, in order
     bool writing_ = false;                            // an async_write is outstanding
@@ -244,6 +269,24 @@ public:
     }
 
 protected:
+    void stage(boost::system::error_code ec, raw_reply r) override {
+        staged_ec_ = ec;
+        staged_ = std::move(r);
+    }
+
+    void run_staged() override {
+        auto guard = std::move(work_);  // keeps the executor's work until the handler returns
+        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
+        if (slot.is_connected()) {
+            slot.clear();
+        }
+        std::move(handler_)(staged_ec_, std::move(staged_));
+    }
+
+    [[nodiscard]] auto completion_executor() const -> boost::asio::any_io_executor override {
+        return work_;
+    }
+
     void complete(boost::system::error_code ec, raw_reply r) override {
         auto ex = std::move(work_);
         auto fn = [h = std::move(handler_), ec, r = std::move(r)]() mutable {
@@ -261,6 +304,8 @@ protected:
 private:
     Handler handler_;
     work_type work_;
+    boost::system::error_code staged_ec_;
+    raw_reply staged_;
 };
 
 /// A request the connection makes for itself (the health check's PING): nobody waits for it.
@@ -268,8 +313,14 @@ class connection::internal_request final : public request {
 public:
     using request::request;
 
+    void run_staged() override {}
+    [[nodiscard]] auto completion_executor() const -> boost::asio::any_io_executor override {
+        return {};
+    }
+
 protected:
     void complete(boost::system::error_code, raw_reply) override {}
+    void stage(boost::system::error_code, raw_reply) override {}
 };
 
 }  // namespace asiocache::backends::redis_detail
