@@ -25,7 +25,7 @@ out_root=${FUZZ_OUT:-/tmp/asiocache-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
 niceness=${FUZZ_NICE:-19}
 build=$root/build/fuzz
-all_targets=(url config serializers resp memcached_keys)
+all_targets=(url config serializers resp memcached_keys meta)
 targets=("$@")
 ((${#targets[@]} > 0)) || targets=("${all_targets[@]}")
 
