@@ -173,6 +173,9 @@ private:
     void drain_inbox();
     void submit_close(std::shared_ptr<request> op);
     void flush_ready();
+    static void run_completions(boost::asio::any_io_executor ex,
+                                std::shared_ptr<std::vector<std::shared_ptr<request>>> ops,
+                                std::size_t from);
     void cancel(std::weak_ptr<request> const& op);
     void enqueue(std::shared_ptr<request> op);
     void watch(deadline dl);
