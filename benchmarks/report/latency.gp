@@ -13,153 +13,153 @@ set xlabel 'percentile'
 set ylabel 'latency (log scale)'
 set bmargin 9
 $l0_0 << EOD
-0 0.391
-1 0.771
-2 1.215
-3 1.775
-4 1071.959
+0 1.207
+1 1.815
+2 2.479
+3 29.183
+4 611.076
 EOD
 $lb0_0 << EOD
-0 0.19
-1 0.341
-2 0.643
-3 0.975
-4 185.257
+0 0.723
+1 1.223
+2 1.719
+3 3.103
+4 223.549
 EOD
 $l0_1 << EOD
-0 30.079
-1 35.583
-2 54.527
-3 90.111
-4 1126.271
+0 55.551
+1 76.287
+2 272.383
+3 522.239
+4 3915.682
 EOD
 $lb0_1 << EOD
-0 26.751
-1 28.543
-2 44.031
-3 74.239
-4 4072.814
+0 42.751
+1 53.759
+2 82.431
+3 215.039
+4 1568.541
 EOD
 $l0_2 << EOD
-0 46.335
-1 59.647
-2 80.895
-3 127.999
-4 2276.386
+0 62.975
+1 97.279
+2 159.743
+3 536.575
+4 3911.435
 EOD
 $lb0_2 << EOD
-0 25.855
-1 32.639
-2 52.223
-3 86.527
-4 4077.542
+0 33.791
+1 44.799
+2 77.311
+3 485.375
+4 4792.216
 EOD
 set title 'concurrency 1'
 set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 4 noopaque font ',11'
 plot $l0_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb0_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  asiocache', \
-     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  raw hiredis pipelined', \
-     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  asiocache', \
-     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  raw libmemcached sync'
+     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  asiocache', \
+     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  raw hiredis pipelined', \
+     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  asiocache', \
+     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  raw libmemcached sync'
 $l1_0 << EOD
-0 0.281
-1 0.543
-2 0.935
-3 1.367
-4 2088.294
+0 1.343
+1 1.911
+2 2.607
+3 26.111
+4 1003.111
 EOD
 $lb1_0 << EOD
-0 0.18
-1 0.25
-2 0.491
-3 0.775
-4 178.866
+0 0.843
+1 1.327
+2 1.823
+3 19.455
+4 1147.612
 EOD
 $l1_1 << EOD
-0 134.143
-1 161.791
-2 226.303
-3 323.583
-4 4301.262
+0 217.087
+1 282.623
+2 372.735
+3 753.663
+4 2180.999
 EOD
 $lb1_1 << EOD
-0 119.807
-1 145.407
-2 193.535
-3 266.239
-4 4186.427
+0 209.919
+1 257.023
+2 301.055
+3 573.439
+4 1963.902
 EOD
 $l1_2 << EOD
-0 356.351
-1 532.479
-2 741.375
-3 1245.183
-4 4148.615
+0 432.127
+1 647.167
+2 888.831
+3 1392.639
+4 3507.647
 EOD
 $lb1_2 << EOD
-0 25.855
-1 32.511
-2 51.455
-3 78.335
-4 1999.768
+0 60.671
+1 80.895
+2 111.103
+3 305.151
+4 2933.08
 EOD
 set title 'concurrency 64'
 unset key
 plot $l1_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb1_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  asiocache', \
-     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  raw hiredis pipelined', \
-     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  asiocache', \
-     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  raw libmemcached sync'
+     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  asiocache', \
+     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  raw hiredis pipelined', \
+     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  asiocache', \
+     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  raw libmemcached sync'
 $l2_0 << EOD
-0 0.771
-1 1.287
-2 1.823
-3 12.415
-4 111.408
+0 1.215
+1 1.791
+2 2.527
+3 28.159
+4 337.062
 EOD
 $lb2_0 << EOD
-0 0.691
-1 1.207
-2 1.799
-3 7.039
-4 4096.829
+0 0.643
+1 1.159
+2 1.679
+3 2.783
+4 554.92
 EOD
 $l2_1 << EOD
-0 2326.527
-1 3047.423
-2 3850.239
-3 5341.183
-4 7065.633
+0 1695.743
+1 2654.207
+2 4390.911
+3 6717.439
+4 10636.966
 EOD
 $lb2_1 << EOD
-0 1245.183
-1 1359.871
-2 1523.711
-3 2326.527
-4 4767.605
+0 1409.023
+1 2007.039
+2 3227.647
+3 3883.007
+4 5683.026
 EOD
 $l2_2 << EOD
-0 7798.783
-1 10158.079
-2 11730.943
-3 13172.735
-4 14065.923
+0 6160.383
+1 9306.111
+2 12058.623
+3 15990.783
+4 20206.921
 EOD
 $lb2_2 << EOD
-0 25.727
-1 31.615
-2 48.895
-3 89.087
-4 1973.509
+0 39.935
+1 55.807
+2 87.551
+3 362.495
+4 1765.641
 EOD
 set title 'concurrency 512'
 unset key
 plot $l2_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb2_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  asiocache', \
-     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  raw hiredis pipelined', \
-     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  asiocache', \
-     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  raw libmemcached sync'
+     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  asiocache', \
+     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  raw hiredis pipelined', \
+     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  asiocache', \
+     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  raw libmemcached sync'
 unset multiplot

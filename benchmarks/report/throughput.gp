@@ -13,38 +13,38 @@ set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 3 
 set xtics (1, 64, 512)
 set xrange [0.6666666666666666:768]
 $t0 << EOD
-1 2086767.6396847877
-64 2741003.9263652274
-512 1160048.9587400267
+1 788946.0940872347
+64 678981.8184869657
+512 746357.7122484222
 EOD
 $b0 << EOD
-1 4187342.917390604
-64 4751613.239660225
-512 1246655.5939053434
+1 1283549.3478994023
+64 1090144.6189927198
+512 1354006.1499460284
 EOD
 $t1 << EOD
-1 31323.26033969566
-64 455713.14353103674
-512 215065.70046607568
+1 16073.357509685675
+64 298816.49276869954
+512 283702.338115867
 EOD
 $b1 << EOD
-1 35983.7244846162
-64 500735.88833589695
-512 384406.50335108483
+1 22384.31121071925
+64 302431.83381370734
+512 318818.66665442067
 EOD
 $t2 << EOD
-1 20555.077854270683
-64 170065.38896061285
-512 66545.62268274567
+1 13748.154364525199
+64 141022.92649209843
+512 79315.10198610809
 EOD
 $b2 << EOD
-1 36029.23927299934
-64 35990.1648633716
-512 36485.03545734218
+1 26106.607056403893
+64 15711.952540581653
+512 22972.25423133811
 EOD
 plot $t0 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $b0 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  asiocache', \
-     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:51394/0  raw hiredis pipelined', \
-     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  asiocache', \
-     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:40374  raw libmemcached sync'
+     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  asiocache', \
+     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:20048/0  raw hiredis pipelined', \
+     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  asiocache', \
+     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42479  raw libmemcached sync'
