@@ -150,14 +150,23 @@ auto parser::next() -> std::optional<reply> {
     return r;
 }
 
-void append_get(std::string& out, std::string_view key, std::string_view flags) {
-    out += "mg ";
+namespace {
+// `<verb> <key>[ <flags>]\r\n`: every meta command but ms, whose data block follows its line.
+void append_line(std::string& out, std::string_view verb, std::string_view key,
+                 std::string_view flags) {
+    out += verb;
+    out += ' ';
     out += key;
     if (!flags.empty()) {
         out += ' ';
         out += flags;
     }
     out += "\r\n";
+}
+}  // namespace
+
+void append_get(std::string& out, std::string_view key, std::string_view flags) {
+    append_line(out, "mg", key, flags);
 }
 
 void append_set(std::string& out, std::string_view key, std::string_view value,
@@ -173,23 +182,11 @@ void append_set(std::string& out, std::string_view key, std::string_view value,
 }
 
 void append_delete(std::string& out, std::string_view key, std::string_view flags) {
-    out += "md ";
-    out += key;
-    if (!flags.empty()) {
-        out += ' ';
-        out += flags;
-    }
-    out += "\r\n";
+    append_line(out, "md", key, flags);
 }
 
 void append_arithmetic(std::string& out, std::string_view key, std::string_view flags) {
-    out += "ma ";
-    out += key;
-    if (!flags.empty()) {
-        out += ' ';
-        out += flags;
-    }
-    out += "\r\n";
+    append_line(out, "ma", key, flags);
 }
 
 void append_noop(std::string& out) { out += "mn\r\n"; }
