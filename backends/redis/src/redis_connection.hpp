@@ -1,37 +1,18 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// One multiplexed, auto-pipelining Redis connection driven by Asio. Internal.
+// The Redis connection: the shared pipelined connection with the RESP protocol policy.
+// Internal.
 
 #include "asiocache/backends/redis.hpp"
-#include "asiocache/errors.hpp"
 #include "asiocache/types.hpp"
+#include "asiocache_net/pipelined_connection.hpp"
 #include "resp.hpp"
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/system/error_code.hpp>
-
-#include <array>
-#include <atomic>
-#include <chrono>
 #include <cstddef>
-#include <deque>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
-#include <vector>
 
 namespace asiocache::backends::redis_detail {
 
@@ -42,288 +23,47 @@ struct connection_settings : redis_options {
     std::string label;
 };
 
-/// A request: preformatted command bytes expecting `replies` replies, a deadline and a
-/// type-erased completion `void(error_code, raw_reply)`. All fields but the handler's
-/// cancellation slot are touched on the connection's strand only.
-class request : public std::enable_shared_from_this<request> {
-public:
-    request(std::string cmd, std::size_t replies, deadline dl)
-        : cmd_(std::move(cmd)), remaining_(replies), deadline_(dl) {}
-    virtual ~request() = default;
-    request(request const&) = delete;
-    auto operator=(request const&) -> request& = delete;
+/// RESP2 for `net::pipelined_connection`: a request is `n` commands expecting `n` replies;
+/// the handshake is AUTH, SELECT and a PING that must be answered with PONG; the health check
+/// sends PING.
+struct resp_protocol {
+    using settings = connection_settings;
+    using parser = reply_parser;
+    using reply = raw_reply;
+    using result = raw_reply;
 
-    /// Records one reply; true when the last one arrived. A multi-command request (MULTI ...
-    /// EXEC) completes with its first error reply, else with its last reply.
-    auto take(raw_reply&& r) -> bool;
-    /// Completes the caller once; later calls do nothing. The completion is always posted to
-    /// the caller's executor, never run inline: a caller's own work (and its exceptions) never
-    /// runs inside the connection's read loop or its initiating function.
-    void finish(boost::system::error_code ec, raw_reply r);
-    void finish_error(errc e, std::string detail);
-    void finish_with_result() { finish({}, std::move(result_)); }
-    /// Completes with the collected result, but later: the result is kept and `run_staged()`
-    /// invokes the caller. False if the request was already done (timed out, cancelled). The
-    /// read loop stages every request a read completes and posts them as one batch per
-    /// executor, instead of one post per request.
-    auto stage_result() -> bool {
-        if (done_) {
-            return false;
+    /// Collects `n` replies. A multi-command request (MULTI ... EXEC) completes with its first
+    /// error reply, else with its last reply.
+    class collector {
+    public:
+        explicit collector(std::size_t n) : remaining_(n) {}
+        auto take(raw_reply&& r) -> bool {
+            if (!has_error_) {
+                has_error_ = r.type == raw_reply::kind::error;
+                result_ = std::move(r);
+            }
+            return --remaining_ == 0;
         }
-        done_ = true;
-        stage({}, std::move(result_));
-        return true;
-    }
-    /// Invokes the caller with the staged result, on the calling thread.
-    virtual void run_staged() = 0;
-    /// The executor the caller resumes on.
-    [[nodiscard]] virtual auto completion_executor() const -> boost::asio::any_io_executor = 0;
-    /// Appends the command bytes to a write batch and frees them.
-    void move_command_to(std::string& out);
+        auto take_result() -> raw_reply { return std::move(result_); }
 
-    [[nodiscard]] auto done() const noexcept -> bool { return done_; }
-    [[nodiscard]] auto when() const noexcept -> deadline { return deadline_; }
-
-protected:
-    virtual void complete(boost::system::error_code ec, raw_reply r) = 0;
-    virtual void stage(boost::system::error_code ec, raw_reply r) = 0;
-
-private:
-    std::string cmd_;
-    std::size_t remaining_;
-    deadline deadline_;
-    raw_reply result_;
-    bool has_error_ = false;
-    bool done_ = false;
-};
-
-/// Pipelines requests over one socket. Every member function except `async_exec` and
-/// `shutdown` runs on the connection's strand.
-class connection : public std::enable_shared_from_this<connection> {
-public:
-    connection(boost::asio::any_io_executor ex, std::shared_ptr<connection_settings const> s);
-    ~connection();
-    connection(connection const&) = delete;
-    auto operator=(connection const&) -> connection& = delete;
-
-    /**
-     * Sends `cmd` (one or more RESP commands) and collects `replies` replies.
-     *
-     * *Completes with* `void(error_code, raw_reply)` on the token's associated executor. On
-     * failure the error is an `asiocache::errc` (`timeout`, `backend_unavailable`) or
-     * `boost::asio::error::operation_aborted`, and `raw_reply::str` holds the diagnostic.
-     *
-     * *Cancellation*: any cancellation type completes at once with `operation_aborted`; a
-     * request already written stays in the pipeline and its reply is discarded.
-     *
-     * *Thread safety*: callable from any thread.
-     */
-    template <class CompletionToken>
-    auto async_exec(std::string cmd, std::size_t replies, deadline dl, CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken,
-                                           void(boost::system::error_code, raw_reply)>(
-            [self = shared_from_this()](auto handler, std::string bytes, std::size_t n,
-                                        deadline when) {
-                using handler_type = std::decay_t<decltype(handler)>;
-                auto op = std::make_shared<handler_request<handler_type>>(
-                    std::move(handler), self->strand_, std::move(bytes), n, when);
-                op->bind_cancellation(self);
-                self->submit(std::move(op));
-            },
-            token, std::move(cmd), replies, dl);
-    }
-
-    /// Closes the socket and fails pending requests with `backend_unavailable`. The next
-    /// request connects again. Completes with `void(error_code, raw_reply)`, never failing.
-    template <class CompletionToken>
-    auto async_close(CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken,
-                                           void(boost::system::error_code, raw_reply)>(
-            [self = shared_from_this()](auto handler) {
-                using handler_type = std::decay_t<decltype(handler)>;
-                auto op = std::make_shared<handler_request<handler_type>>(
-                    std::move(handler), self->strand_, std::string(), 0, deadline::never());
-                self->submit_close(std::move(op));
-            },
-            token);
-    }
-
-    /// Closes for good: no reconnect; requests fail. Callable from any thread (posts).
-    void shutdown();
-
-    /// Counters, written on the strand and readable from any thread.
-    struct counters {
-        std::atomic<std::uint64_t> requests{0};
-        std::atomic<std::uint64_t> writes{0};
-        std::atomic<std::uint64_t> connects{0};
-        std::atomic<std::uint64_t> timeouts{0};
-        std::atomic<std::uint64_t> connect_attempts{0};
-        std::atomic<std::uint64_t> health_drops{0};
+    private:
+        std::size_t remaining_;
+        raw_reply result_;
+        bool has_error_ = false;
     };
-    [[nodiscard]] auto stats() const noexcept -> counters const& { return stats_; }
 
-private:
-    template <class Handler>
-    class handler_request;
-    class internal_request;
-
-    enum class state { idle, connecting, connected, waiting, shut };
-
-    void submit(std::shared_ptr<request> op);
-    void drain_inbox();
-    void submit_close(std::shared_ptr<request> op);
-    void flush_ready();
-    static void run_completions(boost::asio::any_io_executor ex,
-                                std::shared_ptr<std::vector<std::shared_ptr<request>>> ops,
-                                std::size_t from);
-    void cancel(std::weak_ptr<request> const& op);
-    void enqueue(std::shared_ptr<request> op);
-    void watch(deadline dl);
-    void on_watchdog(std::uint64_t generation);
-    void start_connect();
-    auto connect_attempt(std::uint64_t generation) -> task<void>;
-    void connect_failed(std::uint64_t generation, std::string const& why);
-    void wait_before_retry();
-    void connected(std::uint64_t generation);
-    void arm_health_check();
-    void on_health_check(std::uint64_t generation);
-    void read(std::uint64_t generation);
-    void on_read(std::uint64_t generation, boost::system::error_code ec, std::size_t n);
-    void schedule_write();
-    void write();
-    void lost(std::string const& why);
-    void close_socket();
-    void fail_all(std::deque<std::shared_ptr<request>>& q, errc e, std::string const& detail);
-    void fail_everything(std::string const& detail);
-    void stop_timers();
-    [[nodiscard]] auto diag(std::string_view what) const -> std::string;
-
-    using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
-    using socket_type = boost::asio::generic::stream_protocol::socket;
-
-    strand_type strand_;
-    std::shared_ptr<connection_settings const> settings_;
-    // One socket object per connect attempt: an operation still queued for an old socket holds
-    // that socket, so it can never touch the new connection.
-    std::shared_ptr<socket_type> socket_;
-    boost::asio::ip::tcp::resolver resolver_;
-    boost::asio::steady_timer watchdog_;
-    boost::asio::steady_timer retry_timer_;
-    boost::asio::steady_timer connect_timer_;
-    boost::asio::steady_timer health_timer_;
-    reply_parser parser_;
-
-    state state_ = state::idle;
-    std::uint64_t generation_ = 0;  // bumped whenever the socket is (re)opened or closed
-    // Requests submitted from any thread, moved to `pending_` by one strand handler per batch
-    // (one post for a burst of callers, not one each).
-    std::mutex inbox_mutex_;
-    std::vector<std::shared_ptr<request>> inbox_;
-    std::vector<std::shared_ptr<request>> ready_;     // completed by this read, to post
-    std::deque<std::shared_ptr<request>> pending_;    // waiting to be written
-    std::deque<std::shared_ptr<request>> in_flight_;  // written, awaiting replies, in order
-    bool writing_ = false;                            // an async_write is outstanding
-    bool reading_ = false;  // replies are being handed out: writes wait for the whole batch
-    bool write_scheduled_ = false;
-    std::string write_buf_;  // the batch being built; a partial write moves it to its own buffer
-    std::array<char, 64 * 1024> read_buf_{};
-    clock::time_point watch_at_ = clock::time_point::max();
-    std::uint64_t watch_generation_ = 0;
-    bool connect_timed_out_ = false;
-    unsigned failures_ = 0;  // failed attempts and short-lived connections since the last stable one
-    std::string last_error_;
-    clock::time_point next_attempt_{};
-    clock::time_point connected_at_{};
-    clock::time_point last_progress_{};  // last byte read, or the first request sent after idle
-    std::uint64_t rng_state_;            // jitter for the reconnect delay
-    counters stats_;
+    static auto make_parser(settings const& s) -> parser { return parser(s.max_reply_bytes); }
+    static auto error_result(std::string text) -> raw_reply;
+    static auto handshake(settings const& s) -> net::handshake;
+    static auto check_handshake(std::string_view step, raw_reply const& r)
+        -> std::optional<net::failure>;
+    static auto probe() -> std::pair<std::string, std::size_t>;
 };
 
-/// The request type for one concrete completion handler: it owns the handler and keeps its
-/// executor's work alive until completion.
-template <class Handler>
-class connection::handler_request final : public request {
-public:
-    using executor_type = boost::asio::associated_executor_t<Handler, strand_type>;
-    using work_type = typename boost::asio::prefer_result<
-        executor_type, boost::asio::execution::outstanding_work_t::tracked_t>::type;
-
-    handler_request(Handler h, strand_type const& fallback, std::string cmd, std::size_t replies,
-                    deadline dl)
-        : request(std::move(cmd), replies, dl),
-          handler_(std::move(h)),
-          work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_, fallback),
-                                    boost::asio::execution::outstanding_work.tracked)) {}
-
-    /// Routes the caller's cancellation to the strand; holds only weak references, so a slot
-    /// that outlives the request does nothing.
-    void bind_cancellation(std::shared_ptr<connection> const& conn) {
-        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
-        if (!slot.is_connected()) {
-            return;
-        }
-        std::weak_ptr<connection> wc = conn;
-        std::weak_ptr<request> wr = this->weak_from_this();
-        slot.assign([wc, wr](boost::asio::cancellation_type) {
-            if (auto c = wc.lock()) {
-                c->cancel(wr);
-            }
-        });
-    }
-
-protected:
-    void stage(boost::system::error_code ec, raw_reply r) override {
-        staged_ec_ = ec;
-        staged_ = std::move(r);
-    }
-
-    void run_staged() override {
-        auto guard = std::move(work_);  // keeps the executor's work until the handler returns
-        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
-        if (slot.is_connected()) {
-            slot.clear();
-        }
-        std::move(handler_)(staged_ec_, std::move(staged_));
-    }
-
-    [[nodiscard]] auto completion_executor() const -> boost::asio::any_io_executor override {
-        return work_;
-    }
-
-    void complete(boost::system::error_code ec, raw_reply r) override {
-        auto ex = std::move(work_);
-        auto fn = [h = std::move(handler_), ec, r = std::move(r)]() mutable {
-            auto slot = boost::asio::get_associated_cancellation_slot(h);
-            if (slot.is_connected()) {
-                slot.clear();
-            }
-            std::move(h)(ec, std::move(r));
-        };
-        // Posted, never dispatched: the caller resumes outside the connection's strand and
-        // read loop (as Boost.Redis does), so its work and exceptions stay its own.
-        boost::asio::post(ex, std::move(fn));
-    }
-
-private:
-    Handler handler_;
-    work_type work_;
-    boost::system::error_code staged_ec_;
-    raw_reply staged_;
-};
-
-/// A request the connection makes for itself (the health check's PING): nobody waits for it.
-class connection::internal_request final : public request {
-public:
-    using request::request;
-
-    void run_staged() override {}
-    [[nodiscard]] auto completion_executor() const -> boost::asio::any_io_executor override {
-        return {};
-    }
-
-protected:
-    void complete(boost::system::error_code, raw_reply) override {}
-    void stage(boost::system::error_code, raw_reply) override {}
-};
+using connection = net::pipelined_connection<resp_protocol>;
+using request = net::basic_request<resp_protocol>;
 
 }  // namespace asiocache::backends::redis_detail
+
+extern template class asiocache::backends::net::pipelined_connection<
+    asiocache::backends::redis_detail::resp_protocol>;
