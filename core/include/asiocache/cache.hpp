@@ -107,7 +107,7 @@ public:
     /// Sets the TTL of an existing key; `expiry::never()` removes it. True if the key existed.
     auto expire(std::string key, expiry ttl, call_options o = {}) & -> task<bool>;
     /// Remaining TTL (`expiry::never()` if persistent), or `nullopt` if the key is missing.
-    /// Errors: `not_supported` on backends without it (memcached).
+    /// Errors: `not_supported` on backends without `supports_ttl`.
     auto ttl(std::string key, call_options o = {}) & -> task<std::optional<expiry>>;
     /// Removes the keys of this cache's namespace (or `o.ns`), and only those, on every
     /// backend. Errors: `invalid_argument` when there is no namespace (use `clear_all`),
@@ -244,6 +244,24 @@ public:
     auto guarded(task<T> t, call_options const& o, std::string_view what) -> task<T>;
 
 private:
+    /// Decodes one multi_get result per key (`nullopt` stays `nullopt`), counting the hits.
+    template <class T>
+    auto decode_values(std::vector<std::optional<std::string>> const& raw,
+                       std::vector<std::string> const& keys, std::size_t& hits) const
+        -> std::vector<std::optional<T>> {
+        std::vector<std::optional<T>> out;
+        out.reserve(raw.size());
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i]) {
+                ++hits;
+                out.emplace_back(decode_value<T>(*serializer_, *raw[i], keys[i]));
+            } else {
+                out.emplace_back(std::nullopt);
+            }
+        }
+        return out;
+    }
+
     /// Starts `op(copy)` in a frame that owns `copy` of this cache: the rvalue overloads.
     template <class Op>
     auto owned(Op op) -> std::invoke_result_t<Op&, cache&> {
@@ -344,19 +362,22 @@ auto cache::multi_get(std::vector<std::string> keys, call_options o) &
             auto copy = full;
             raw = co_await guarded(backend_->multi_get(std::move(copy), deadline_for(o)), o, first);
         }
-        std::vector<std::optional<T>> out;
-        out.reserve(raw.size());
         std::size_t hits = 0;
-        for (std::size_t i = 0; i < raw.size(); ++i) {
-            if (raw[i]) {
-                ++hits;
-                out.emplace_back(decode_value<T>(*serializer_, *raw[i], full[i]));
-            } else {
-                out.emplace_back(std::nullopt);
-            }
-        }
+        auto out = decode_values<T>(raw, full, hits);
         s.hits(hits);
         co_return out;
+    } catch (partial_failure const& p) {
+        // Some servers answered: their values are decoded and carried by the error.
+        std::size_t hits = 0;
+        std::vector<std::optional<T>> out;
+        try {
+            out = decode_values<T>(p.values(), full, hits);
+        } catch (...) {
+            s.fail(std::current_exception());
+            throw;
+        }
+        s.fail(std::current_exception());
+        throw partial_values<T>(p, std::move(out));
     } catch (...) {
         s.fail(std::current_exception());
         throw;

@@ -4,8 +4,12 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace asiocache {
 
@@ -44,6 +48,57 @@ inline auto make_error_code(errc e) noexcept -> boost::system::error_code {
 
 /// Throws `boost::system::system_error` carrying `e` and `detail` (shown by `what()`).
 [[noreturn]] void throw_error(errc e, std::string const& detail);
+
+/// One item of a batch that failed while other items of the same batch succeeded.
+struct item_failure {
+    std::size_t index = 0;            ///< Position of the item in the caller's batch.
+    boost::system::error_code code;   ///< Why it failed (an `errc`).
+    std::string detail;               ///< The server and its message.
+};
+
+/// Thrown by a multi-key operation (`multi_get`, `multi_set`) when some items failed and the
+/// others were served: a pool of memcached servers with one down, say. `code()` is the first
+/// failure's code, so a caller that does not look further sees an ordinary error. `failed()`
+/// lists every failed item in order; for `multi_get`, `values()` holds one slot per key, as a
+/// successful call would return it, with `nullopt` for misses and for failed keys alike (tell
+/// them apart with `failed()`); for `multi_set` it is empty and every item not in `failed()`
+/// was stored. A backend throws it with encoded bytes; the facade's typed `multi_get<T>`
+/// rethrows it as `partial_values<T>`, which adds the decoded values.
+class partial_failure : public boost::system::system_error {
+public:
+    partial_failure(std::vector<item_failure> failed, std::vector<std::optional<std::string>> values,
+                    std::string const& what)
+        : system_error(failed.empty() ? boost::system::error_code() : failed.front().code, what),
+          failed_(std::move(failed)),
+          values_(std::move(values)) {}
+
+    [[nodiscard]] auto failed() const noexcept -> std::vector<item_failure> const& {
+        return failed_;
+    }
+    [[nodiscard]] auto values() const noexcept -> std::vector<std::optional<std::string>> const& {
+        return values_;
+    }
+
+private:
+    std::vector<item_failure> failed_;
+    std::vector<std::optional<std::string>> values_;
+};
+
+/// The facade's `multi_get<T>` form of `partial_failure`: the same failures, and the values
+/// that were read, decoded.
+template <class T>
+class partial_values : public partial_failure {
+public:
+    partial_values(partial_failure const& base, std::vector<std::optional<T>> typed)
+        : partial_failure(base), typed_(std::move(typed)) {}
+
+    [[nodiscard]] auto typed_values() const noexcept -> std::vector<std::optional<T>> const& {
+        return typed_;
+    }
+
+private:
+    std::vector<std::optional<T>> typed_;
+};
 
 }  // namespace asiocache
 
