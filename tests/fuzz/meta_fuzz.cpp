@@ -45,7 +45,8 @@ auto parse(std::string_view bytes, std::size_t chunk) -> outcome {
             p.feed(bytes.data() + pos, n);
             pos += n;
             while (auto r = p.next()) {
-                FUZZ_CHECK(r->data.size() <= max_value || r->type != meta::reply::kind::value);
+                FUZZ_CHECK(r->data.size() <= max_value || (r->type != meta::reply::kind::value &&
+                                                            r->type != meta::reply::kind::item));
                 out.replies.push_back(std::move(*r));
             }
             // Nothing is buffered past one line and one value of the cap, plus this chunk.
@@ -78,6 +79,13 @@ auto write_back(meta::reply const& r) -> std::string {
         case kind::noop: return with_flags("MN");
         case kind::client_error: return "CLIENT_ERROR " + r.data + "\r\n";
         case kind::server_error: return "SERVER_ERROR " + r.data + "\r\n";
+        case kind::stat: return "STAT " + r.data + "\r\n";
+        case kind::end: return "END\r\n";
+        case kind::version: return "VERSION " + r.data + "\r\n";
+        case kind::ok: return "OK\r\n";
+        case kind::item:
+            return "VALUE " + r.flags + " 0 " + std::to_string(r.data.size()) + "\r\n" + r.data +
+                   "\r\n";
         case kind::error: return "ERROR\r\n";
     }
     return {};

@@ -77,6 +77,25 @@ TEST(meta_protocol, parses_every_reply_kind_split_at_every_byte) {
     }
 }
 
+TEST(meta_protocol, parses_the_classic_replies_of_stats_version_and_flush_all) {
+    std::string const bytes =
+        "STAT item_size_max 1048576\r\nSTAT evictions on\r\nEND\r\nVERSION 1.6.18\r\nOK\r\n";
+    for (std::size_t chunk = 1; chunk <= bytes.size(); ++chunk) {
+        auto r = parse_all(bytes, chunk);
+        ASSERT_EQ(r.size(), 5U) << "chunk " << chunk;
+        EXPECT_EQ(r[0].type, kind::stat);
+        EXPECT_EQ(r[0].data, "item_size_max 1048576");
+        EXPECT_EQ(r[1].data, "evictions on");
+        EXPECT_EQ(r[2].type, kind::end);
+        EXPECT_EQ(r[3].type, kind::version);
+        EXPECT_EQ(r[3].data, "1.6.18");
+        EXPECT_EQ(r[4].type, kind::ok);
+    }
+    // Near misses stay protocol errors.
+    EXPECT_EQ(code_of("OKAY\r\n"), errc::protocol_error);
+    EXPECT_EQ(code_of("ENDS\r\n"), errc::protocol_error);
+}
+
 TEST(meta_protocol, hostile_replies_are_protocol_errors_before_any_allocation) {
     EXPECT_EQ(code_of("VA 99999999999999999999\r\n"), errc::protocol_error);  // overflows
     EXPECT_EQ(code_of("VA 2000\r\n", meta::parser(4096, 1024)), errc::protocol_error);

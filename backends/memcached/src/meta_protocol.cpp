@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "meta_protocol.hpp"
 
-#include "asiocache/errors.hpp"
-
 #include <fmt/format.h>
 
 #include <charconv>
+
+#include "asiocache/errors.hpp"
 
 namespace asiocache::backends::meta {
 
@@ -29,9 +29,8 @@ struct code_entry {
 };
 
 constexpr code_entry codes[] = {
-    {"HD", reply::kind::stored},     {"EN", reply::kind::miss},
-    {"NF", reply::kind::not_found},  {"NS", reply::kind::not_stored},
-    {"EX", reply::kind::exists},     {"MN", reply::kind::noop},
+    {"HD", reply::kind::stored},     {"EN", reply::kind::miss},   {"NF", reply::kind::not_found},
+    {"NS", reply::kind::not_stored}, {"EX", reply::kind::exists}, {"MN", reply::kind::noop},
 };
 
 }  // namespace
@@ -97,7 +96,8 @@ auto parser::next() -> std::optional<reply> {
     }
     auto const line = avail.substr(0, eol);
     auto const head = line.substr(0, line.find(' '));
-    auto const after_head = head.size() < line.size() ? line.substr(head.size() + 1) : std::string_view{};
+    auto const after_head =
+        head.size() < line.size() ? line.substr(head.size() + 1) : std::string_view{};
     reply r;
     if (head == "VA") {
         auto const size_text = after_head.substr(0, after_head.find(' '));
@@ -124,6 +124,36 @@ auto parser::next() -> std::optional<reply> {
         pos_ += total;
         return r;
     }
+    if (head == "VALUE") {
+        // VALUE <key> <flags> <size>
+        auto const key = after_head.substr(0, after_head.find(' '));
+        auto rest =
+            key.size() < after_head.size() ? after_head.substr(key.size() + 1) : std::string_view{};
+        auto const flags_text = rest.substr(0, rest.find(' '));
+        auto const size_text = flags_text.size() < rest.size() ? rest.substr(flags_text.size() + 1)
+                                                               : std::string_view{};
+        std::size_t size = 0;
+        auto [p, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size);
+        if (key.empty() || flags_text.empty() || size_text.empty() || ec != std::errc{} ||
+            p != size_text.data() + size_text.size()) {
+            bad(fmt::format("malformed value header '{}'", printable(line)));
+        }
+        if (size > max_value_) {
+            bad(fmt::format("a value of {} bytes, over the {}-byte cap", size, max_value_));
+        }
+        auto const total = eol + 2 + size + 2;
+        if (avail.size() < total) {
+            return std::nullopt;
+        }
+        if (avail.substr(eol + 2 + size, 2) != "\r\n") {
+            bad("a value not followed by \\r\\n");
+        }
+        r.type = reply::kind::item;
+        r.flags.assign(key);
+        r.data.assign(avail.substr(eol + 2, size));
+        pos_ += total;
+        return r;
+    }
     bool known = false;
     for (auto const& c : codes) {
         if (head == c.text) {
@@ -142,6 +172,16 @@ auto parser::next() -> std::optional<reply> {
             r.data.assign(after_head);
         } else if (line == "ERROR") {
             r.type = reply::kind::error;
+        } else if (head == "STAT") {
+            r.type = reply::kind::stat;
+            r.data.assign(after_head);
+        } else if (line == "END") {
+            r.type = reply::kind::end;
+        } else if (head == "VERSION") {
+            r.type = reply::kind::version;
+            r.data.assign(after_head);
+        } else if (line == "OK") {
+            r.type = reply::kind::ok;
         } else {
             bad(fmt::format("unexpected reply '{}'", printable(line)));
         }
@@ -187,6 +227,15 @@ void append_delete(std::string& out, std::string_view key, std::string_view flag
 
 void append_arithmetic(std::string& out, std::string_view key, std::string_view flags) {
     append_line(out, "ma", key, flags);
+}
+
+void append_multi_get(std::string& out, std::vector<std::string_view> const& keys) {
+    out += "get";
+    for (auto k : keys) {
+        out += ' ';
+        out += k;
+    }
+    out += "\r\n";
 }
 
 void append_noop(std::string& out) { out += "mn\r\n"; }

@@ -12,6 +12,9 @@
 //   EX <flags>*\r\n                      exists: a CAS mismatch
 //   MN\r\n                               the no-op's answer, which ends a quiet batch
 //   CLIENT_ERROR <message>\r\n, SERVER_ERROR <message>\r\n, ERROR\r\n
+// and the classic replies of the commands the backend also sends (stats, version, flush_all):
+//   STAT <name> <value>\r\n ... END\r\n, VERSION <version>\r\n, OK\r\n
+//   VALUE <key> <flags> <size>\r\n<data>\r\n ... END\r\n   (a multi-key `get`)
 // Flags echo back as <letter><token>: `O<opaque>`, `t<ttl>`, `c<cas>`, `k<key>`, ...
 
 #include <cstddef>
@@ -19,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace asiocache::backends::meta {
 
@@ -35,6 +39,11 @@ struct reply {
         client_error,  ///< CLIENT_ERROR: `data` holds the message.
         server_error,  ///< SERVER_ERROR: `data` holds the message.
         error,         ///< ERROR: the server does not know the command (no meta protocol).
+        stat,          ///< STAT: `data` holds "<name> <value>".
+        end,           ///< END: the end of a stats listing.
+        version,       ///< VERSION: `data` holds the version.
+        ok,            ///< OK (flush_all).
+        item,          ///< VALUE of a classic `get`: `flags` holds the key, `data` the value.
     };
     kind type = kind::noop;
     std::string flags;  ///< The returned flags, space-separated, as sent ("O12 t-1 c77").
@@ -78,6 +87,10 @@ void append_set(std::string& out, std::string_view key, std::string_view value,
 void append_delete(std::string& out, std::string_view key, std::string_view flags);
 /// Appends `ma <key> <flags>\r\n`.
 void append_arithmetic(std::string& out, std::string_view key, std::string_view flags);
+/// Appends `get <key> <key>...\r\n`: one command for many keys, answered by one VALUE per hit and
+/// END. memcached serves it in one pass (a quiet batch of `mg` counts one command per key
+/// against the server's per-event limit, `-R`, which splits large batches).
+void append_multi_get(std::string& out, std::vector<std::string_view> const& keys);
 /// Appends `mn\r\n`, the no-op that ends a quiet batch.
 void append_noop(std::string& out);
 
