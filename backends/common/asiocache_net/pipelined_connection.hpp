@@ -12,7 +12,8 @@
 //   struct P {
 //       using settings = ...;  // label, host, port, unix_path, connect_timeout, reconnect_min,
 //                              // reconnect_max, health_check_interval, max_in_flight
-//       using parser = ...;    // feed(char const*, size_t); next() -> optional<reply>; reset()
+//       using parser = ...;    // feed(char const*, size_t); next() -> optional<reply>; reset();
+//                              // buffered() -> size_t
 //       using reply = ...;     // one parsed reply
 //       using result = ...;    // what a request completes with
 //       class collector;       // collector(size_t expect); bool take(reply&&) (true: complete);
@@ -27,9 +28,8 @@
 //
 // Replies are matched to requests in order: every protocol used here answers in order.
 
-#include "asiocache/errors.hpp"
-#include "asiocache/types.hpp"
-
+#include <array>
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -42,9 +42,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
-
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +53,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "asiocache/errors.hpp"
+#include "asiocache/types.hpp"
 
 namespace asiocache::backends::net {
 
@@ -146,8 +146,7 @@ public:
     using result_type = typename P::result;
     using request = basic_request<P>;
 
-    pipelined_connection(boost::asio::any_io_executor ex,
-                         std::shared_ptr<settings_type const> s);
+    pipelined_connection(boost::asio::any_io_executor ex, std::shared_ptr<settings_type const> s);
     ~pipelined_connection();
     pipelined_connection(pipelined_connection const&) = delete;
     auto operator=(pipelined_connection const&) -> pipelined_connection& = delete;
@@ -278,7 +277,8 @@ private:
     clock::time_point watch_at_ = clock::time_point::max();
     std::uint64_t watch_generation_ = 0;
     bool connect_timed_out_ = false;
-    unsigned failures_ = 0;  // failed attempts and short-lived connections since the last stable one
+    unsigned failures_ =
+        0;  // failed attempts and short-lived connections since the last stable one
     failure last_error_;
     clock::time_point next_attempt_{};
     clock::time_point connected_at_{};

@@ -4,8 +4,9 @@
 // each protocol, which instantiates the template explicitly; everything else sees the
 // declarations and an `extern template`.
 
-#include "asiocache_net/pipelined_connection.hpp"
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
@@ -15,11 +16,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <exception>
+
+#include "asiocache_net/pipelined_connection.hpp"
 
 namespace asiocache::backends::net {
 
@@ -38,7 +37,8 @@ inline constexpr auto awaitable_tuple = boost::asio::as_tuple(boost::asio::use_a
 // pipelined_connection: submission (any thread)
 
 template <class P>
-pipelined_connection<P>::pipelined_connection(asio::any_io_executor ex, std::shared_ptr<settings_type const> s)
+pipelined_connection<P>::pipelined_connection(asio::any_io_executor ex,
+                                              std::shared_ptr<settings_type const> s)
     : strand_(asio::make_strand(std::move(ex))),
       settings_(std::move(s)),
       socket_(std::make_shared<socket_type>(strand_)),
@@ -90,9 +90,9 @@ void pipelined_connection<P>::drain_inbox() {
 // concurrency 64). A caller's exception leaves its slice after the rest of the slice resumed
 // and the next slice was posted.
 template <class P>
-void pipelined_connection<P>::run_completions(boost::asio::any_io_executor ex,
-                                 std::shared_ptr<std::vector<std::shared_ptr<request>>> ops,
-                                 std::size_t from) {
+void pipelined_connection<P>::run_completions(
+    boost::asio::any_io_executor ex, std::shared_ptr<std::vector<std::shared_ptr<request>>> ops,
+    std::size_t from) {
     constexpr std::size_t slice = 16;
     auto const end = std::min(from + slice, ops->size());
     std::exception_ptr first;
@@ -195,8 +195,8 @@ void pipelined_connection<P>::enqueue(std::shared_ptr<request> op) {
         auto left = std::chrono::ceil<std::chrono::milliseconds>(
             std::max(next_attempt_ - clock::now(), clock::duration::zero()));
         op->finish_error(last_error_.code,
-                   diag(fmt::format("not connected ({}); next attempt in {} ms", last_error_.why,
-                                    left.count())));
+                         diag(fmt::format("not connected ({}); next attempt in {} ms",
+                                          last_error_.why, left.count())));
         return;
     }
     // Idle, connecting or connected: queue it. While connecting it waits for the attempt.
@@ -211,7 +211,7 @@ void pipelined_connection<P>::enqueue(std::shared_ptr<request> op) {
 
 template <class P>
 void pipelined_connection<P>::fail_all(std::deque<std::shared_ptr<request>>& q, errc e,
-                          std::string const& detail) {
+                                       std::string const& detail) {
     // Completions may resume callers inline; they only post back here, so `q` is stable, but
     // it is moved out first anyway.
     auto ops = std::move(q);
@@ -245,8 +245,9 @@ void pipelined_connection<P>::watch(deadline dl) {
     }
     watch_at_ = dl.at;
     watchdog_.expires_at(dl.at);
-    watchdog_.async_wait(
-        [self = this->shared_from_this(), g = ++watch_generation_](error_code) { self->on_watchdog(g); });
+    watchdog_.async_wait([self = this->shared_from_this(), g = ++watch_generation_](error_code) {
+        self->on_watchdog(g);
+    });
 }
 
 template <class P>
@@ -346,12 +347,12 @@ auto pipelined_connection<P>::connect_attempt(std::uint64_t g) -> task<void> {
     connect_timer_.async_wait(on_timeout);
     auto failed = [&](std::string what, error_code ec) {
         if (connect_timed_out_) {
-            connect_failed(g, failure{errc::backend_unavailable,
-                                      fmt::format("connect timed out after {} ms",
-                                                  s.connect_timeout.count())});
+            connect_failed(
+                g, failure{errc::backend_unavailable, fmt::format("connect timed out after {} ms",
+                                                                  s.connect_timeout.count())});
         } else {
-            connect_failed(g, failure{errc::backend_unavailable,
-                                      fmt::format("{}: {}", what, ec.message())});
+            connect_failed(
+                g, failure{errc::backend_unavailable, fmt::format("{}: {}", what, ec.message())});
         }
     };
 
@@ -366,8 +367,8 @@ auto pipelined_connection<P>::connect_attempt(std::uint64_t g) -> task<void> {
         if (!ec) {
             endpoints.emplace_back(addr, s.port);
         } else {
-            auto r =
-                co_await resolver_.async_resolve(s.host, std::to_string(s.port), detail::awaitable_tuple);
+            auto r = co_await resolver_.async_resolve(s.host, std::to_string(s.port),
+                                                      detail::awaitable_tuple);
             if (g != generation_) {
                 co_return;
             }
@@ -387,7 +388,8 @@ auto pipelined_connection<P>::connect_attempt(std::uint64_t g) -> task<void> {
             }
             error_code ignored;
             sock->close(ignored);
-            auto r = co_await sock->async_connect(socket_type::endpoint_type(ep), detail::awaitable_tuple);
+            auto r = co_await sock->async_connect(socket_type::endpoint_type(ep),
+                                                  detail::awaitable_tuple);
             ec = std::get<0>(r);
             if (!ec) {
                 sock->set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -439,15 +441,16 @@ auto pipelined_connection<P>::connect_attempt(std::uint64_t g) -> task<void> {
         try {
             parser_.feed(read_buf_.data(), std::get<1>(r));
         } catch (std::exception const& e) {
-            connect_failed(g, failure{errc::protocol_error, fmt::format("handshake: {}", e.what())});
+            connect_failed(g,
+                           failure{errc::protocol_error, fmt::format("handshake: {}", e.what())});
             co_return;
         }
         while (got < steps.size()) {
             try {
                 reply = parser_.next();
             } catch (std::exception const& e) {
-                connect_failed(g,
-                               failure{errc::protocol_error, fmt::format("handshake: {}", e.what())});
+                connect_failed(
+                    g, failure{errc::protocol_error, fmt::format("handshake: {}", e.what())});
                 co_return;
             }
             if (!reply) {
@@ -459,6 +462,13 @@ auto pipelined_connection<P>::connect_attempt(std::uint64_t g) -> task<void> {
             }
             ++got;
         }
+    }
+    // The server sent more than the handshake asked for: whatever it is, it would be taken as
+    // the answer to the first request.
+    if (parser_.buffered() != 0) {
+        connect_failed(g, failure{errc::protocol_error,
+                                  "the server sent bytes after the handshake's last reply"});
+        co_return;
     }
     connected(g);
 }
@@ -512,7 +522,8 @@ void pipelined_connection<P>::wait_before_retry() {
     rng_state_ = rng_state_ * 6364136223846793005ULL + 1442695040888963407ULL;  // an LCG step
     auto const half = base.count() / 2;
     auto const spread = static_cast<std::uint64_t>(base.count() - half + 1);
-    auto delay = std::chrono::milliseconds(half + static_cast<std::int64_t>((rng_state_ >> 33) % spread));
+    auto delay =
+        std::chrono::milliseconds(half + static_cast<std::int64_t>((rng_state_ >> 33) % spread));
     delay = std::max(delay, std::chrono::milliseconds(1));
     state_ = state::waiting;
     next_attempt_ = clock::now() + delay;
@@ -541,7 +552,8 @@ void pipelined_connection<P>::lost(std::string const& why) {
         // Lost soon after it was made: the server takes connections but does not keep them.
         ++failures_;
         wait_before_retry();
-        fail_all(pending_, errc::backend_unavailable, diag(fmt::format("connection lost ({})", why)));
+        fail_all(pending_, errc::backend_unavailable,
+                 diag(fmt::format("connection lost ({})", why)));
     }
     fail_all(flying, errc::backend_unavailable, diag(fmt::format("connection lost ({})", why)));
 }
@@ -574,14 +586,15 @@ void pipelined_connection<P>::on_health_check(std::uint64_t g) {
     if (!in_flight_.empty()) {
         if (silent >= 2 * interval) {
             stats_.health_drops.fetch_add(1, std::memory_order_relaxed);
-            lost(fmt::format("no reply for {} ms",
-                             std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
+            lost(
+                fmt::format("no reply for {} ms",
+                            std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
             return;
         }
     } else if (pending_.empty() && silent >= interval) {
         auto [bytes, expect] = P::probe();
-        pending_.push_back(std::make_shared<internal_request>(std::move(bytes), expect,
-                                                              deadline::never()));
+        pending_.push_back(
+            std::make_shared<internal_request>(std::move(bytes), expect, deadline::never()));
         schedule_write();
     }
     arm_health_check();
@@ -652,23 +665,23 @@ void pipelined_connection<P>::write() {
         auto rest = std::make_shared<std::string>(std::move(write_buf_));
         write_buf_ = std::string();
         auto sock = socket_;
-        asio::async_write(
-            *sock, asio::buffer(rest->data() + n, rest->size() - n),
-            [self = this->shared_from_this(), g = generation_, sock, rest](error_code wec, std::size_t) {
-                if (g != self->generation_) {
-                    return;
-                }
-                self->writing_ = false;
-                if (wec) {
-                    self->lost(fmt::format("write failed: {}", wec.message()));
-                    return;
-                }
-                if (rest->capacity() <= detail::max_batch_bytes) {
-                    rest->clear();
-                    self->write_buf_ = std::move(*rest);  // reuse the allocation
-                }
-                self->write();
-            });
+        asio::async_write(*sock, asio::buffer(rest->data() + n, rest->size() - n),
+                          [self = this->shared_from_this(), g = generation_, sock, rest](
+                              error_code wec, std::size_t) {
+                              if (g != self->generation_) {
+                                  return;
+                              }
+                              self->writing_ = false;
+                              if (wec) {
+                                  self->lost(fmt::format("write failed: {}", wec.message()));
+                                  return;
+                              }
+                              if (rest->capacity() <= detail::max_batch_bytes) {
+                                  rest->clear();
+                                  self->write_buf_ = std::move(*rest);  // reuse the allocation
+                              }
+                              self->write();
+                          });
         return;
     }
     if (write_buf_.capacity() > detail::max_batch_bytes && !writing_) {

@@ -238,6 +238,8 @@ auto reply_parser::next() -> std::optional<raw_reply> {
     return std::move(*root);
 }
 
+auto reply_parser::buffered() const noexcept -> std::size_t { return reader_->len - reader_->pos; }
+
 void reply_parser::reset() {
     auto* fresh = redisReaderCreateWithFunctions(&reply_functions);
     if (fresh == nullptr) {

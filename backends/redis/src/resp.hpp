@@ -51,6 +51,8 @@ public:
     auto next() -> std::optional<raw_reply>;
     /// Drops buffered bytes and any partial reply (after a reconnect).
     void reset();
+    /// Bytes fed and not yet returned as replies.
+    [[nodiscard]] auto buffered() const noexcept -> std::size_t;
 
     /// Bookkeeping shared with the object functions; internal.
     struct budget {
