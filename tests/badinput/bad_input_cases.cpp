@@ -576,9 +576,15 @@ auto build_cases() -> std::vector<bad_case> {
             }
         });
     add("T06", "ttl", "TTL of 30 days + 1 s (memcached's relative/absolute boundary)", on_all,
-        "stored and readable (memcached: sent as an absolute time)", [](env& e) {
+        "stored and readable, `ttl` about 30 days (memcached: sent as an absolute time)",
+        [](env& e) {
             run(e.io, e.cache->set("t", std::string("month"), expiry(24h * 30 + 1s)));
             EXPECT_EQ(run(e.io, e.cache->get<std::string>("t")), "month");
+            auto left = run(e.io, e.cache->ttl("t"));
+            ASSERT_TRUE(left.has_value());
+            ASSERT_FALSE(left->is_never());
+            EXPECT_GE(left->duration(), 24h * 30 - 5s);
+            EXPECT_LE(left->duration(), 24h * 30 + 3s);  // memcached's clock lags by up to 1 s
         });
     add("T07", "ttl", "TTL of `std::chrono::milliseconds::max()`", on_all,
         "memory: stored and readable (never silently expired); redis: `backend_error` (the "
@@ -602,9 +608,7 @@ auto build_cases() -> std::vector<bad_case> {
     add("T08", "ttl", "TTL 0 (explicit)", on_all, "no expiry: the value stays", [](env& e) {
         run(e.io, e.cache->set("t", std::string("stays"), expiry(0s)));
         EXPECT_EQ(run(e.io, e.cache->get<std::string>("t")), "stays");
-        if (!is_mc(e)) {
-            EXPECT_EQ(run(e.io, e.cache->ttl("t")), expiry::never());
-        }
+        EXPECT_EQ(run(e.io, e.cache->ttl("t")), expiry::never());
     });
 
     // ---- URLs (make_cache) ----
@@ -649,6 +653,15 @@ auto build_cases() -> std::vector<bad_case> {
     add("U18", "url", "`redis://h/99999999999` (database number overflows)", on_none,
         "`invalid_config` naming the database",
         url_refused("redis://h/99999999999", errc::invalid_config, "database"));
+    add("U19", "url", "`memcached://h?binary=true` (the former libmemcached client's option)",
+        on_none, "`invalid_config` naming the meta text protocol asiocache speaks instead",
+        url_refused("memcached://h?binary=true", errc::invalid_config, "meta text protocol"));
+    add("U20", "url", "`memcached://h?threads=4` (the former client's worker threads)", on_none,
+        "`invalid_config` naming `connections`, which replaces it",
+        url_refused("memcached://h?threads=4", errc::invalid_config, "connections"));
+    add("U21", "url", "`memcached://h?max_queue=100` (the former client's queue bound)", on_none,
+        "`invalid_config` naming `max_in_flight`, which replaces it",
+        url_refused("memcached://h?max_queue=100", errc::invalid_config, "max_in_flight"));
 
     // ---- config files (registry) ----
     add("C01", "config", "a config file that does not exist", on_none,

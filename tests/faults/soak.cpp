@@ -277,21 +277,7 @@ int main(int argc, char** argv) {
         }
         check(t->ok > 0, name + " made progress");
         check(t->wrong == 0, name + " returned no value of another key");
-        if (name == "memcached") {
-            // Known, and the subject of the Asio memcached client (issue 11): when a connection
-            // dies mid multi-get, libmemcached reports the keys it did not receive as misses,
-            // not as an error, so an acknowledged write can read as missing. Reported, not
-            // failed, until that client replaces the libmemcached pool; reordering still fails.
-            check(t->stale == 0, name + " read no acknowledged write out of order");
-            if (t->lost > 0) {
-                fmt::print("soak: note {} acknowledged writes read back as misses on memcached "
-                           "(libmemcached's silent misses on a broken multi-get)\n",
-                           t->lost);
-            }
-        } else {
-            check(t->stale == 0 && t->lost == 0,
-                  name + " lost no acknowledged write, read none stale");
-        }
+        check(t->stale == 0 && t->lost == 0, name + " lost no acknowledged write, read none stale");
         check(only_injected, name + " failed only with the injected kinds (timeout, unavailable)");
         if (name == "memory") {
             check(errors == 0, "memory, behind no proxy, never failed");

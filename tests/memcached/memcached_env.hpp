@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Servers and backends shared by the memcached tests: one memcached per test process, started
-// on first use at a free 127.0.0.1 port.
+// Servers and backends shared by the memcached tests: memcached processes started on first use
+// at free 127.0.0.1 ports (one, or a pair for the multi-server environment), and the
+// conformance environments over them.
 
 #include "asiocache/backends/memcached.hpp"
 #include "local_server.hpp"
@@ -10,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -22,7 +24,13 @@ inline auto shared_memcached() -> local_server* {
     return server ? &*server : nullptr;
 }
 
-/// Options for a backend on `servers` (their "127.0.0.1", port).
+/// A second shared memcached, for the two-server environment; nullptr without the binary.
+inline auto second_memcached() -> local_server* {
+    static std::optional<local_server> server = local_server::memcached();
+    return server ? &*server : nullptr;
+}
+
+/// Options for a backend on `servers` (their "127.0.0.1", port), in that order.
 inline auto memcached_options_for(std::initializer_list<local_server const*> servers)
     -> backends::memcached_options {
     backends::memcached_options o;
@@ -47,27 +55,50 @@ inline auto fresh_memcached_backend(boost::asio::io_context& io,
     return b;
 }
 
-/// Conformance environment: namespace generations on, text or binary protocol.
-template <bool Binary>
-struct memcached_env_t {
-    static constexpr char const* name = Binary ? "memcached_binary" : "memcached";
+/// Real time must pass for the server; memcached's clock ticks once a second.
+inline void advance_memcached(boost::asio::io_context& io, std::chrono::milliseconds d) {
+    auto const end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+        io.restart();
+        io.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+/// Conformance environment: one server, one connection, namespace generations on.
+struct memcached_env {
+    static constexpr char const* name = "memcached";
     static auto make(boost::asio::io_context& io) -> std::shared_ptr<backend> {
         backends::memcached_options o;  // (designated initializers here crash g++ 12)
-        o.binary_protocol = Binary;
         o.namespace_generations = true;
         return fresh_memcached_backend(io, std::move(o));
     }
-    /// Real time must pass for the server; memcached's clock ticks once a second.
     static void advance(boost::asio::io_context& io, std::chrono::milliseconds d) {
-        auto const end = std::chrono::steady_clock::now() + d;
-        while (std::chrono::steady_clock::now() < end) {
-            io.restart();
-            io.poll();
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
+        advance_memcached(io, d);
     }
 };
-using memcached_env = memcached_env_t<false>;
-using memcached_binary_env = memcached_env_t<true>;
+
+/// Conformance environment: two servers (keys split by ketama), two pipelined connections to
+/// each, namespace generations on. Every single-key operation lands on one of the two servers,
+/// and multi_get, multi_set, clear_all and the generation counters span both.
+struct memcached_pair_env {
+    static constexpr char const* name = "memcached_pair";
+    static auto make(boost::asio::io_context& io) -> std::shared_ptr<backend> {
+        auto* a = shared_memcached();
+        auto* b = second_memcached();
+        if (a == nullptr || b == nullptr) {
+            return nullptr;
+        }
+        auto o = memcached_options_for({a, b});
+        o.connections_per_server = 2;
+        o.namespace_generations = true;
+        auto backend = backends::make_memcached_backend(io.get_executor(), std::move(o));
+        run(io, backend->clear_all(deadline::after(std::chrono::seconds(5))));
+        return backend;
+    }
+    static void advance(boost::asio::io_context& io, std::chrono::milliseconds d) {
+        advance_memcached(io, d);
+    }
+};
 
 }  // namespace asiocache::test

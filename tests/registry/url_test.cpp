@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
 // Cache URLs: every scheme and parameter, percent-encoding, redaction, and the errors for
-// malformed input (each must name what is wrong and never show a password).
+// malformed input (each must name what is wrong and never show a password). The backend
+// parameters of memcached URLs are checked where the cache is made (no connection is opened).
 #include "asiocache/url.hpp"
+
+#include "asiocache/backends/builtin.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <gtest/gtest.h>
 
 #include <initializer_list>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "asiocache/serializers.hpp"
 
@@ -166,7 +174,7 @@ TEST(url_test, redis_unix_needs_a_path_and_no_host) {
 }
 
 TEST(url_test, memcached_host_list) {
-    auto c = ok("memcached://h1:11211,h2:11212,[::1],h4?binary=true");
+    auto c = ok("memcached://h1:11211,h2:11212,[::1],h4?connections=2");
     auto const& e = c.backend.endpoints;
     ASSERT_EQ(e.size(), 4U);
     EXPECT_EQ(e[0].host, "h1");
@@ -176,7 +184,55 @@ TEST(url_test, memcached_host_list) {
     EXPECT_EQ(e[2].host, "::1");
     EXPECT_EQ(e[2].port, 0);
     EXPECT_EQ(e[3].host, "h4");
-    EXPECT_EQ(c.backend.params.at("binary"), "true");
+    EXPECT_EQ(c.backend.params.at("connections"), "2");
+}
+
+// The message of the error make_cache throws for `url`, or "" if it made the cache.
+auto make_cache_error(std::string const& url, errc want = errc::invalid_config) -> std::string {
+    boost::asio::io_context io;
+    try {
+        (void)asiocache::make_cache(url, io.get_executor());
+    } catch (boost::system::system_error const& e) {
+        EXPECT_EQ(e.code(), want) << url << ": " << e.what();
+        return e.what();
+    }
+    return {};
+}
+
+TEST(url_test, memcached_client_parameters_make_a_cache) {
+    EXPECT_EQ(make_cache_error("memcached://127.0.0.1:11211,127.0.0.1:11212?binary=false&"
+                               "connections=2&max_in_flight=64&connect_timeout=250ms&"
+                               "reconnect_min=10ms&reconnect_max=2s&health_check=1s&"
+                               "namespace_generations=true&item_size_max=2m&timeout=1s"),
+              "");
+    EXPECT_EQ(make_cache_error("memcached://127.0.0.1?pool_size=3&retry_timeout=500ms"), "");
+}
+
+TEST(url_test, memcached_parameters_of_the_former_client_are_refused_naming_the_replacement) {
+    // binary=true, threads, max_queue, io_timeout and worker_spin_us configured the
+    // libmemcached worker pool that the meta-protocol client replaced.
+    for (auto const& [url, needles] :
+         std::vector<std::pair<std::string, std::vector<std::string>>>{
+             {"memcached://127.0.0.1?binary=true", {"binary", "meta text protocol"}},
+             {"memcached://127.0.0.1?threads=4", {"'threads'", "connections"}},
+             {"memcached://127.0.0.1?max_queue=100", {"'max_queue'", "max_in_flight"}},
+             {"memcached://127.0.0.1?io_timeout=1s", {"'io_timeout'", "cache's timeout"}},
+             {"memcached://127.0.0.1?worker_spin_us=20", {"'worker_spin_us'"}}}) {
+        auto what = make_cache_error(url);
+        ASSERT_FALSE(what.empty()) << url << " made a cache";
+        for (auto const& n : needles) {
+            EXPECT_NE(what.find(n), std::string::npos) << url << ": '" << what << "' lacks '"
+                                                       << n << "'";
+        }
+    }
+    // Conflicting aliases, malformed and unknown parameters.
+    EXPECT_NE(make_cache_error("memcached://127.0.0.1?connections=2&pool_size=3").find("pool_size"),
+              std::string::npos);
+    EXPECT_NE(make_cache_error("memcached://127.0.0.1?binary=maybe").find("binary"),
+              std::string::npos);
+    EXPECT_NE(make_cache_error("memcached://127.0.0.1?connections=0").find("connections"),
+              std::string::npos);
+    EXPECT_NE(make_cache_error("memcached://127.0.0.1?bogus=1").find("bogus"), std::string::npos);
 }
 
 TEST(url_test, memcached_single_host_default_and_credentials) {

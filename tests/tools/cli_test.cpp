@@ -315,14 +315,7 @@ TEST_P(server_cli_test, namespace_prefixes_keys_as_aiocache_does) {
 
 TEST_P(server_cli_test, ttl_and_expire) {
     ASSERT_EQ(run({"--ttl", "100s", "set", "k", "v"}).exit_code, 0);
-    auto ttl = run({"ttl", "k"});
-    if (!redis()) {
-        EXPECT_EQ(ttl.exit_code, 3) << describe(ttl);  // memcached cannot report it
-        EXPECT_TRUE(contains(ttl.err, "stats")) << ttl.err;
-        EXPECT_EQ(run({"expire", "k", "50s"}).exit_code, 0);
-        EXPECT_EQ(run({"expire", "missing", "50s"}).exit_code, 1);
-        return;
-    }
+    auto ttl = run({"ttl", "k"});  // memcached: whole seconds, from `mg <key> t`
     ASSERT_EQ(ttl.exit_code, 0) << describe(ttl);
     auto ms = std::stoll(ttl.out);
     EXPECT_GT(ms, 90'000);

@@ -83,7 +83,10 @@ public:
     void write(std::string key, std::string const& text, bool only_if_absent);
     void write_many(std::vector<std::pair<std::string, std::string>> const& items);
     auto read(std::string key) -> std::optional<value>;
-    auto read_many(std::vector<std::string> keys) -> std::vector<std::optional<value>>;
+    /// One result per key. When some keys failed and others were read (a server of a pool is
+    /// down), the values read are returned and `failed` lists the others.
+    auto read_many(std::vector<std::string> keys, std::vector<item_failure>& failed)
+        -> std::vector<std::optional<value>>;
 
     /// Writes a value as the plain output of `get`: bytes exactly (a newline is added only on a
     /// terminal), documents as JSON text and a newline.

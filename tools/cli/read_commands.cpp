@@ -37,20 +37,29 @@ void add_mget(CLI::App& app, action& out) {
         "mget",
         "Print the values of several keys in one round trip, one line each (an empty "
         "line for a miss; use --json to tell an empty value from a miss). Exit 1 if "
-        "any key is missing.");
+        "any key is missing, 3 if any failed (the others are still printed).");
     cmd->add_option("keys", *keys, "The keys")->required();
     cmd->callback([&out, keys] {
         out = [keys](session& s) {
-            auto values = s.read_many(*keys);
+            std::vector<item_failure> failed;
+            auto values = s.read_many(*keys, failed);
             bool all = true;
             nlohmann::json list = nlohmann::json::array();
+            std::size_t next_failure = 0;
             for (std::size_t i = 0; i < values.size(); ++i) {
                 auto const& v = values[i];
                 all = all && v.has_value();
+                item_failure const* error = nullptr;
+                if (next_failure < failed.size() && failed[next_failure].index == i) {
+                    error = &failed[next_failure++];
+                }
                 if (s.json_output()) {
                     nlohmann::json item{{"key", (*keys)[i]}, {"hit", v.has_value()}};
                     if (v) {
                         item["value"] = session::to_json(*v);
+                    }
+                    if (error != nullptr) {
+                        item["error"] = error->detail;
                     }
                     list.push_back(std::move(item));
                 } else if (v && std::holds_alternative<std::string>(*v)) {
@@ -65,6 +74,14 @@ void add_mget(CLI::App& app, action& out) {
             }
             if (s.json_output()) {
                 session::print_json(list);
+            }
+            // Keys that failed print as empty lines above, and each is named here.
+            for (auto const& f : failed) {
+                std::fprintf(stderr, "asiocache: mget '%s': %s\n", (*keys)[f.index].c_str(),
+                             f.detail.c_str());
+            }
+            if (!failed.empty()) {
+                return exit_backend;
             }
             return all ? exit_ok : exit_miss;
         };
@@ -93,7 +110,7 @@ void add_ttl(CLI::App& app, action& out) {
     auto* cmd = app.add_subcommand(
         "ttl",
         "Print the time KEY has left, in milliseconds, or -1 if it never expires (exit "
-        "1 if it is missing). Memcached cannot tell (exit 3).");
+        "1 if it is missing). Memcached counts whole seconds.");
     cmd->add_option("key", *key, "The key")->required();
     cmd->callback([&out, key] {
         out = [key](session& s) {

@@ -169,16 +169,25 @@ auto session::read(std::string key) -> std::optional<value> {
     return std::move(out.front());
 }
 
-auto session::read_many(std::vector<std::string> keys) -> std::vector<std::optional<value>> {
+auto session::read_many(std::vector<std::string> keys, std::vector<item_failure>& failed)
+    -> std::vector<std::optional<value>> {
     std::vector<std::optional<value>> out;
+    auto read_as = [&]<class T>(std::type_identity<T>) {
+        std::vector<std::optional<T>> values;
+        try {
+            values = run(cache_->multi_get<T>(std::move(keys)));
+        } catch (partial_values<T> const& p) {
+            values = p.typed_values();
+            failed = p.failed();
+        }
+        for (auto& v : values) {
+            append(out, std::move(v));
+        }
+    };
     if (structured()) {
-        for (auto& d : run(cache_->multi_get<nlohmann::json>(std::move(keys)))) {
-            append(out, std::move(d));
-        }
+        read_as(std::type_identity<nlohmann::json>{});
     } else {
-        for (auto& b : run(cache_->multi_get<std::string>(std::move(keys)))) {
-            append(out, std::move(b));
-        }
+        read_as(std::type_identity<std::string>{});
     }
     return out;
 }

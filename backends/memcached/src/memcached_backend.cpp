@@ -1,30 +1,32 @@
 // SPDX-License-Identifier: MIT
-#include "asiocache/backends/memcached.hpp"
-
-#include "asiocache/errors.hpp"
-#include "memcached_keys.hpp"
-#include "memcached_pool.hpp"
-
-#include <boost/asio/use_awaitable.hpp>
-
 #include <fmt/format.h>
+#include <libmemcached/memcached.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 #include <charconv>
-#include <cstdlib>
+#include <exception>
 #include <limits>
 #include <type_traits>
 #include <unordered_map>
-#include <variant>
+
+#include "asiocache/backends/memcached.hpp"
+#include "asiocache/errors.hpp"
+#include "memcached_keys.hpp"
+#include "meta_connection.hpp"
 
 namespace asiocache::backends {
 namespace {
 
 namespace asio = boost::asio;
-using detail::memcached_handle;
-using detail::worker_pool;
-using done = std::monostate;  // the result of operations that return nothing
+using meta::reply;
+using kind = meta::reply::kind;
+using replies = std::vector<meta::reply>;
 
 constexpr std::uint16_t default_port = 11211;
 constexpr std::size_t default_item_size_max = 1024 * 1024;
@@ -32,69 +34,7 @@ constexpr std::size_t default_item_size_max = 1024 * 1024;
 // (memcached's item struct, CAS, flags, "\r\n"), rounded up generously: a value that might not
 // fit is refused here, because memcached drops the old value when it refuses a too-large `set`.
 constexpr std::size_t item_overhead = 128;
-// Any expiration past 30 days is read as a Unix time, so this one is in the past: a store with it
-// leaves an item that is already expired (used for compare-and-delete).
-constexpr time_t already_expired = 60 * 60 * 24 * 30 + 1;
-
-struct free_deleter {
-    void operator()(char* p) const noexcept { std::free(p); }  // NOLINT: libmemcached mallocs
-};
-struct result_deleter {
-    void operator()(memcached_result_st* r) const noexcept { memcached_result_free(r); }
-};
-
-auto errc_for(memcached_return_t rc, std::string_view message) -> errc {
-    switch (rc) {
-        case MEMCACHED_TIMEOUT: return errc::timeout;
-        case MEMCACHED_CONNECTION_FAILURE:
-        case MEMCACHED_HOST_LOOKUP_FAILURE:
-        case MEMCACHED_WRITE_FAILURE:
-        case MEMCACHED_READ_FAILURE:
-        case MEMCACHED_UNKNOWN_READ_FAILURE:
-        case MEMCACHED_ERRNO:
-        case MEMCACHED_SERVER_MARKED_DEAD:
-        case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
-        case MEMCACHED_NO_SERVERS:
-        case MEMCACHED_SOME_ERRORS: return errc::backend_unavailable;
-        case MEMCACHED_PROTOCOL_ERROR:
-        case MEMCACHED_PARTIAL_READ:
-        case MEMCACHED_UNKNOWN_STAT_KEY: return errc::protocol_error;
-        case MEMCACHED_E2BIG: return errc::value_too_large;
-        case MEMCACHED_BAD_KEY_PROVIDED:
-        case MEMCACHED_KEY_TOO_BIG: return errc::invalid_key;
-        case MEMCACHED_NOT_SUPPORTED: return errc::not_supported;
-        case MEMCACHED_SERVER_ERROR:
-            return message.find("too large") != std::string_view::npos ? errc::value_too_large
-                                                                       : errc::backend_error;
-        case MEMCACHED_CLIENT_ERROR:
-            return message.find("non-numeric") != std::string_view::npos ? errc::not_a_number
-                                                                         : errc::backend_error;
-        default: return errc::backend_error;
-    }
-}
-
-[[noreturn]] void fail_rc(memcached_st* mc, memcached_return_t rc, std::string_view what,
-                          std::string_view key) {
-    char const* last = memcached_last_error_message(mc);
-    std::string_view message = last != nullptr ? last : memcached_strerror(mc, rc);
-    auto code = errc_for(rc, message);
-    // A fetch can end with a generic code while the handle's last error says what happened (a
-    // connection reset mid multi-get ends as a plain failure): the more specific one wins, so
-    // a lost connection is `backend_unavailable`, as for a single get.
-    if (code == errc::backend_error) {
-        auto const last_rc = memcached_last_error(mc);
-        if (last_rc != rc && last_rc != MEMCACHED_SUCCESS) {
-            code = errc_for(last_rc, message);
-        }
-    }
-    throw_error(code, fmt::format("memcached {} '{}': {}", what, key, message));
-}
-
-void check_deadline(deadline dl, std::string_view what, std::string_view key) {
-    if (dl.expired()) {
-        throw_error(errc::timeout, fmt::format("memcached {} '{}': deadline passed", what, key));
-    }
-}
+constexpr auto awaitable_tuple = asio::as_tuple(asio::use_awaitable);
 
 auto unix_now() -> std::int64_t {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -102,257 +42,253 @@ auto unix_now() -> std::int64_t {
         .count();
 }
 
-auto expiration(expiry ttl) -> time_t {
-    return static_cast<time_t>(memcached_expiration(ttl, unix_now()));
-}
-
-// A counter as memcached and the serializers write it: an optional '-', digits, and the
-// trailing spaces memcached leaves after a `decr` shortens a value in place.
-auto parse_counter(std::string_view v) -> std::optional<std::int64_t> {
+// A number as memcached and the serializers write it: an optional '-' (for signed `T`), digits,
+// and the trailing spaces memcached leaves after a `decr` shortens a value in place.
+template <class T>
+auto parse_number(std::string_view v) -> std::optional<T> {
     while (!v.empty() && v.back() == ' ') {
         v.remove_suffix(1);
     }
-    std::int64_t out = 0;
+    T out = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
     if (v.empty() || ec != std::errc{} || end != v.data() + v.size()) {
         return std::nullopt;
     }
     return out;
 }
+constexpr auto parse_counter = parse_number<std::int64_t>;
+constexpr auto parse_unsigned = parse_number<std::uint64_t>;
 
-auto to_text(std::int64_t v) -> std::string { return std::to_string(v); }
-
-// --- Blocking primitives, run on a worker with its own handle --------------------------------
-
-auto get_one(memcached_st* mc, std::string const& key) -> std::optional<std::string> {
-    std::size_t len = 0;
-    std::uint32_t flags = 0;
-    memcached_return_t rc{};
-    std::unique_ptr<char, free_deleter> value(
-        memcached_get(mc, key.data(), key.size(), &len, &flags, &rc));
-    if (rc == MEMCACHED_SUCCESS) {
-        return value ? std::string(value.get(), len) : std::string();
+auto kind_name(kind k) -> std::string_view {
+    switch (k) {
+        case kind::value:
+            return "VA";
+        case kind::stored:
+            return "HD";
+        case kind::miss:
+            return "EN";
+        case kind::not_found:
+            return "NF";
+        case kind::not_stored:
+            return "NS";
+        case kind::exists:
+            return "EX";
+        case kind::noop:
+            return "MN";
+        case kind::client_error:
+            return "CLIENT_ERROR";
+        case kind::server_error:
+            return "SERVER_ERROR";
+        case kind::error:
+            return "ERROR";
+        case kind::stat:
+            return "STAT";
+        case kind::end:
+            return "END";
+        case kind::version:
+            return "VERSION";
+        case kind::ok:
+            return "OK";
+        case kind::item:
+            return "VALUE";
     }
-    if (rc == MEMCACHED_NOTFOUND) {
-        return std::nullopt;
-    }
-    fail_rc(mc, rc, "get", key);
+    return "?";
 }
 
-// Sends one multi-get and calls `sink(key, value, cas)` per hit. Drains every reply even when a
-// server failed, so the handle stays usable, then throws for that failure.
-template <class Sink>
-void fetch_many(memcached_st* mc, std::vector<char const*> const& keys,
-                std::vector<std::size_t> const& lens, std::string_view what, Sink&& sink) {
-    auto sent = memcached_mget(mc, keys.data(), lens.data(), keys.size());
-    if (sent != MEMCACHED_SUCCESS && sent != MEMCACHED_SOME_ERRORS) {
-        fail_rc(mc, sent, what, std::string_view(keys.front(), lens.front()));
+// The error for a reply the operation did not expect: the server's own errors keep their
+// message; anything else means client and server are out of step.
+auto error_for(reply const& r) -> errc {
+    switch (r.type) {
+        case kind::client_error:
+            return r.data.find("non-numeric") != std::string::npos ? errc::not_a_number
+                                                                   : errc::backend_error;
+        case kind::server_error:
+            return r.data.find("too large") != std::string::npos ? errc::value_too_large
+                                                                 : errc::backend_error;
+        default:
+            return errc::protocol_error;
     }
-    // libmemcached's mget skips a server it cannot connect to, which would turn its keys into
-    // misses: a server owning a key but awaiting no reply was not reached.
-    std::string unreached;
-    if (memcached_server_count(mc) > 1) {
-        for (std::size_t i = 0; i < keys.size() && unreached.empty(); ++i) {
-            memcached_return_t ignored{};
-            auto const* server = memcached_server_by_key(mc, keys[i], lens[i], &ignored);
-            if (server != nullptr && memcached_server_response_count(server) == 0) {
-                unreached = fmt::format("{}:{}", memcached_server_name(server),
-                                        memcached_server_port(server));
+}
+
+[[noreturn]] void unexpected(reply const& r, std::string_view server, std::string_view op,
+                             std::string_view key) {
+    throw_error(error_for(r),
+                fmt::format("memcached {} {} '{}': {}{}{}", server, op, key, kind_name(r.type),
+                            r.data.empty() ? "" : " ", r.data.substr(0, 200)));
+}
+
+auto single(replies&& rs) -> reply {
+    if (rs.empty()) {
+        throw_error(errc::protocol_error, "memcached: an empty reply");
+    }
+    return std::move(rs.front());
+}
+
+// The opaque index of a quiet-batch reply, checked against the batch.
+auto opaque_index(reply const& r, std::size_t n) -> std::optional<std::size_t> {
+    auto o = r.flag_int('O');
+    if (!o || *o < 0 || static_cast<std::uint64_t>(*o) >= n) {
+        return std::nullopt;
+    }
+    return static_cast<std::size_t>(*o);
+}
+
+auto ttl_flag(std::int64_t exptime) -> std::string { return fmt::format("T{}", exptime); }
+
+// Runs every task concurrently on the calling coroutine's executor and waits for all of them:
+// one exception_ptr per task, null for success. A task never outlives this call.
+auto run_all(std::vector<task<void>> tasks) -> task<std::vector<std::exception_ptr>> {
+    auto ex = co_await asio::this_coro::executor;
+    if (tasks.empty()) {
+        co_return std::vector<std::exception_ptr>{};
+    }
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                            void(std::vector<std::exception_ptr>)>(
+        [&tasks, ex](auto handler) {
+            using handler_type = decltype(handler);
+            struct state {
+                state(handler_type h, std::size_t n) : done(std::move(h)), errors(n), left(n) {}
+                handler_type done;
+                std::vector<std::exception_ptr> errors;
+                std::atomic<std::size_t> left;
+            };
+            auto st = std::make_shared<state>(std::move(handler), tasks.size());
+            for (std::size_t i = 0; i < tasks.size(); ++i) {
+                asio::co_spawn(ex, std::move(tasks[i]), [st, i](std::exception_ptr e) {
+                    st->errors[i] = std::move(e);
+                    if (st->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                        std::move(st->done)(std::move(st->errors));
+                    }
+                });
+            }
+        },
+        asio::use_awaitable);
+}
+
+auto describe(std::exception_ptr const& e) -> std::pair<boost::system::error_code, std::string> {
+    try {
+        std::rethrow_exception(e);
+    } catch (boost::system::system_error const& se) {
+        return {se.code(), se.what()};
+    } catch (std::exception const& ex) {
+        return {make_error_code(errc::backend_error), ex.what()};
+    } catch (...) {
+        return {make_error_code(errc::backend_error), "unknown failure"};
+    }
+}
+
+// --- Placement ---------------------------------------------------------------------------
+
+struct memcached_deleter {
+    void operator()(memcached_st* mc) const noexcept { memcached_free(mc); }
+};
+
+// Which server owns a key, decided by libmemcached itself: an unconnected handle configured as
+// the former client's handles were (weighted ketama, MD5 points), so every libmemcached user
+// with the same server list agrees. `memcached_generate_hash` only reads the continuum (it
+// rebuilds nothing without auto-eject), so one handle serves every thread.
+class placement {
+public:
+    explicit placement(std::vector<endpoint> const& servers) : count_(servers.size()) {
+        if (count_ < 2) {
+            return;
+        }
+        mc_.reset(memcached_create(nullptr));
+        if (!mc_) {
+            throw std::bad_alloc();
+        }
+        auto* mc = mc_.get();
+        if (memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1) !=
+            MEMCACHED_SUCCESS) {
+            throw_error(errc::invalid_config, "memcached: cannot configure ketama placement");
+        }
+        for (auto const& s : servers) {
+            auto rc =
+                s.host.starts_with('/')
+                    ? memcached_server_add_unix_socket(mc, s.host.c_str())
+                    : memcached_server_add(mc, s.host.c_str(), s.port == 0 ? default_port : s.port);
+            if (rc != MEMCACHED_SUCCESS) {
+                throw_error(errc::invalid_config,
+                            fmt::format("memcached: cannot add server {}:{}: {}", s.host, s.port,
+                                        memcached_strerror(mc, rc)));
             }
         }
     }
-    // On the stack: memcached_fetch_result frees a heap result itself when the fetch ends.
-    memcached_result_st storage{};
-    std::unique_ptr<memcached_result_st, result_deleter> result(
-        memcached_result_create(mc, &storage));
-    if (!result) {
-        throw std::bad_alloc();
-    }
-    memcached_return_t rc{};
-    while (memcached_fetch_result(mc, result.get(), &rc) != nullptr) {
-        sink(std::string_view(memcached_result_key_value(result.get()),
-                              memcached_result_key_length(result.get())),
-             std::string_view(memcached_result_value(result.get()),
-                              memcached_result_length(result.get())),
-             memcached_result_cas(result.get()));
-    }
-    if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS) {
-        fail_rc(mc, rc, what, std::string_view(keys.front(), lens.front()));
-    }
-    if (sent == MEMCACHED_SOME_ERRORS) {
-        fail_rc(mc, sent, what, std::string_view(keys.front(), lens.front()));
-    }
-    if (!unreached.empty()) {
-        throw_error(errc::backend_unavailable,
-                    fmt::format("memcached {}: server {} is unreachable", what, unreached));
-    }
-}
 
-auto gets_one(memcached_st* mc, std::string const& key) -> std::optional<versioned_bytes> {
-    std::optional<versioned_bytes> out;
-    std::vector<char const*> keys{key.data()};
-    std::vector<std::size_t> lens{key.size()};
-    fetch_many(mc, keys, lens, "gets", [&](std::string_view, std::string_view v, std::uint64_t c) {
-        out = versioned_bytes{std::string(v), c};
-    });
-    return out;
-}
-
-// One multi-get for `keys` (checked, stored form): one result per key, in order, duplicates
-// included.
-auto get_values(memcached_st* mc, std::vector<std::string_view> const& keys)
-    -> std::vector<std::optional<std::string>> {
-    std::unordered_map<std::string_view, std::size_t> first;
-    first.reserve(keys.size());
-    std::vector<char const*> ptrs;
-    std::vector<std::size_t> lens;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        if (first.emplace(keys[i], i).second) {
-            ptrs.push_back(keys[i].data());
-            lens.push_back(keys[i].size());
+    [[nodiscard]] auto server_for(std::string_view key) const -> std::size_t {
+        if (count_ < 2) {
+            return 0;
         }
+        auto i = memcached_generate_hash(mc_.get(), key.data(), key.size());
+        return std::min<std::size_t>(i, count_ - 1);
     }
-    std::vector<std::optional<std::string>> out(keys.size());
-    fetch_many(mc, ptrs, lens, "multi_get",
-               [&](std::string_view k, std::string_view v, std::uint64_t) {
-                   if (auto it = first.find(k); it != first.end()) {
-                       out[it->second].emplace(v);
-                   }
-               });
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        auto f = first.find(keys[i])->second;
-        if (f != i) {
-            out[i] = out[f];
-        }
-    }
-    return out;
-}
 
-// A get of a key already in stored form. Gets queued together are served by one multi-get
-// (`worker_pool` batches them): under concurrency that is one round trip for many callers.
-struct plain_get {
-    std::string key;
-
-    auto operator()(memcached_st* mc) const -> std::optional<std::string> {
-        return get_one(mc, key);
-    }
-    auto fetch(memcached_st* mc, std::vector<std::string const*> const& keys) const
-        -> std::vector<std::optional<std::string>> {
-        std::vector<std::string_view> views;
-        views.reserve(keys.size());
-        for (auto const* k : keys) {
-            views.emplace_back(*k);
-        }
-        return get_values(mc, views);
-    }
+private:
+    std::size_t count_;
+    std::unique_ptr<memcached_st, memcached_deleter> mc_;
 };
-static_assert(detail::batchable_get<plain_get>);
 
-enum class store_op { set, add, cas };
+// --- The backend -------------------------------------------------------------------------
 
-auto store(memcached_st* mc, store_op op, std::string const& key, std::string_view value,
-           time_t exptime, std::uint64_t token = 0) -> memcached_return_t {
-    switch (op) {
-        case store_op::set:
-            return memcached_set(mc, key.data(), key.size(), value.data(), value.size(), exptime,
-                                 0);
-        case store_op::add:
-            return memcached_add(mc, key.data(), key.size(), value.data(), value.size(), exptime,
-                                 0);
-        case store_op::cas:
-            return memcached_cas(mc, key.data(), key.size(), value.data(), value.size(), exptime,
-                                 0, token);
-    }
-    return MEMCACHED_INVALID_ARGUMENTS;
-}
-
-auto is_not_stored(memcached_return_t rc) -> bool {
-    return rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS;
-}
-
-// --- Handles ---------------------------------------------------------------------------------
-
-void set_behavior(memcached_st* mc, memcached_behavior_t b, std::uint64_t v, char const* name) {
-    if (auto rc = memcached_behavior_set(mc, b, v); rc != MEMCACHED_SUCCESS) {
-        throw_error(errc::invalid_config, fmt::format("memcached: cannot set {}: {}", name,
-                                                      memcached_strerror(mc, rc)));
-    }
-}
-
-auto make_handles(memcached_options const& o) -> std::vector<memcached_handle> {
-    if (o.servers.empty()) {
-        throw_error(errc::invalid_config, "memcached: no servers");
-    }
-    if (o.threads == 0 || o.max_queue == 0) {
-        throw_error(errc::invalid_config, "memcached: threads and max_queue must be positive");
-    }
-    memcached_handle master(memcached_create(nullptr));
-    if (!master) {
-        throw std::bad_alloc();
-    }
-    auto* mc = master.get();
-    // Distribution first: adding servers then only rebuilds the continuum.
-    set_behavior(mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1, "ketama");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, o.binary_protocol ? 1 : 0, "binary");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1, "cas");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1, "tcp_nodelay");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0, "auto eject");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1, "failure limit");
-    auto retry_s = std::chrono::ceil<std::chrono::seconds>(o.retry_timeout).count();
-    set_behavior(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
-                 static_cast<std::uint64_t>(std::max<std::int64_t>(retry_s, 1)), "retry_timeout");
-    auto io_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(o.io_timeout.count(), 1));
-    set_behavior(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, io_ms, "io_timeout");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, io_ms * 1000, "io_timeout");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, io_ms * 1000, "io_timeout");
-    set_behavior(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
-                 static_cast<std::uint64_t>(std::max<std::int64_t>(o.connect_timeout.count(), 1)),
-                 "connect_timeout");
-    for (auto const& s : o.servers) {
-        auto port = s.port == 0 ? default_port : s.port;
-        if (s.host.empty()) {
-            throw_error(errc::invalid_config, "memcached: empty server host");
-        }
-        if (auto rc = memcached_server_add(mc, s.host.c_str(), port); rc != MEMCACHED_SUCCESS) {
-            throw_error(errc::invalid_config,
-                        fmt::format("memcached: cannot add server {}:{}: {}", s.host, port,
-                                    memcached_strerror(mc, rc)));
-        }
-    }
-    std::vector<memcached_handle> handles;
-    for (std::size_t i = 0; i < o.threads; ++i) {
-        handles.emplace_back(memcached_clone(nullptr, mc));
-        if (!handles.back()) {
-            throw std::bad_alloc();
-        }
-    }
-    return handles;
-}
-
-// --- The backend -----------------------------------------------------------------------------
+struct server {
+    std::string name;  // "host:port", in diagnostics and raw replies
+    std::vector<std::shared_ptr<meta::connection>> conns;
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::size_t> item_limit{0};  // 0: not known yet
+};
 
 class memcached_backend final : public backend {
 public:
     memcached_backend(asio::any_io_executor ex, memcached_options opts)
-        : ex_(std::move(ex)), opts_(std::move(opts)) {
+        : opts_(std::move(opts)), placement_(check(opts_).servers) {
         traits_.name = "memcached";
         traits_.namespace_separator = "";
         traits_.enforces_deadlines = true;
-        traits_.supports_ttl = false;
+        traits_.supports_ttl = true;
         traits_.supports_clear_namespace = opts_.namespace_generations;
         traits_.ttl_granularity = std::chrono::seconds(1);
         traits_.max_key_size = detail::max_key_size;
-        item_limit_.store(opts_.item_size_max, std::memory_order_relaxed);
-        pool_ = std::make_unique<worker_pool>(
-            make_handles(opts_), detail::pool_limits{.max_queue = opts_.max_queue,
-                                                     .connect_timeout = opts_.connect_timeout,
-                                                     .io_timeout = opts_.io_timeout,
-                                                     .spin = opts_.worker_spin});
+        for (auto const& e : opts_.servers) {
+            auto s = std::make_shared<meta::connection_settings>();
+            auto srv = std::make_unique<server>();
+            if (e.host.starts_with('/')) {
+                s->unix_path = e.host;
+                srv->name = e.host;
+            } else {
+                s->host = e.host;
+                s->port = e.port == 0 ? default_port : e.port;
+                srv->name = e.host.find(':') != std::string::npos
+                                ? fmt::format("[{}]:{}", e.host, s->port)
+                                : fmt::format("{}:{}", e.host, s->port);
+            }
+            s->label = fmt::format("memcached {}", srv->name);
+            s->connect_timeout = opts_.connect_timeout;
+            s->reconnect_min = opts_.reconnect_min;
+            s->reconnect_max = opts_.reconnect_max;
+            s->health_check_interval = opts_.health_check_interval;
+            s->max_in_flight = opts_.max_in_flight;
+            if (opts_.item_size_max != 0) {
+                s->max_value = opts_.item_size_max + 4096;
+            }
+            for (std::size_t i = 0; i < opts_.connections_per_server; ++i) {
+                srv->conns.push_back(std::make_shared<meta::connection>(ex, s));
+            }
+            servers_.push_back(std::move(srv));
+        }
     }
 
-    [[nodiscard]] auto traits() const noexcept -> backend_traits const& override {
-        return traits_;
+    ~memcached_backend() override {
+        for (auto& s : servers_) {
+            for (auto& c : s->conns) {
+                c->shutdown();
+            }
+        }
     }
+
+    memcached_backend(memcached_backend const&) = delete;
+    auto operator=(memcached_backend const&) -> memcached_backend& = delete;
+
+    [[nodiscard]] auto traits() const noexcept -> backend_traits const& override { return traits_; }
 
     [[nodiscard]] auto build_key(std::string_view ns, std::string_view key) const
         -> std::string override {
@@ -360,110 +296,205 @@ public:
     }
 
     auto get(std::string key, deadline dl) -> task<std::optional<std::string>> override {
-        if (!detail::split_namespaced(key)) {
-            detail::check_plain_key(key, opts_.namespace_generations);
-            plain_get work{std::move(key)};  // a named local: see the g++ 12 notes
-            co_return co_await run<std::optional<std::string>>(dl, std::move(work));
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
         }
-        auto work = [this, key = std::move(key), dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            return get_one(mc, k);
-        };
-        co_return co_await run<std::optional<std::string>>(dl, std::move(work));
+        auto s = owner(k);
+        auto r = single(co_await one(meta::append_get, k, "v", dl));
+        if (r.type == kind::value) {
+            co_return std::move(r.data);
+        }
+        if (r.type == kind::miss) {
+            co_return std::nullopt;
+        }
+        unexpected(r, name(s), "get", k);
     }
 
     auto multi_get(std::vector<std::string> keys, deadline dl)
         -> task<std::vector<std::optional<std::string>>> override {
+        std::vector<std::optional<std::string>> out(keys.size());
         if (keys.empty()) {
-            co_return std::vector<std::optional<std::string>>{};
+            co_return out;
         }
-        auto work = [this, keys = std::move(keys), dl](memcached_st* mc) mutable {
-            return get_many(mc, std::move(keys), dl);
-        };
-        co_return co_await run<std::vector<std::optional<std::string>>>(dl, std::move(work));
+        auto resolved = co_await resolve_all(std::move(keys), dl);
+        auto groups = group(resolved);
+        std::vector<task<void>> work;
+        std::vector<std::size_t> group_server;
+        for (std::size_t s = 0; s < groups.size(); ++s) {
+            if (!groups[s].empty()) {
+                work.push_back(fetch(s, resolved, groups[s], out, dl));
+                group_server.push_back(s);
+            }
+        }
+        if (work.size() == 1) {
+            co_await std::move(work.front());  // one server: its error is the error
+            co_return out;
+        }
+        auto errors = co_await run_all(std::move(work));
+        failures failed;
+        for (std::size_t j = 0; j < errors.size(); ++j) {
+            if (errors[j]) {
+                failed.emplace_back(group_server[j], errors[j]);
+            }
+        }
+        raise(std::move(failed), group_server.size(), groups, "multi_get", resolved, &out);
+        co_return out;
     }
 
     auto set(std::string key, std::string value, expiry ttl, deadline dl) -> task<void> override {
-        return write_one(store_op::set, std::move(key), std::move(value), ttl, dl);
+        co_await store(store_mode::set, std::move(key), std::move(value), ttl, 0, dl);
     }
 
-    auto multi_set(std::vector<std::pair<std::string, std::string>> items, expiry ttl,
-                   deadline dl) -> task<void> override {
-        auto exptime = expiration(ttl);
-        auto work = [this, items = std::move(items), exptime, dl](memcached_st* mc) mutable {
-            // Every key and size is checked before the first write, so a bad item stores none.
-            std::vector<std::string> keys;
-            keys.reserve(items.size());
-            generation_cache known;
-            for (auto& [k, v] : items) {
-                keys.push_back(resolve(mc, std::move(k), dl, &known));
-                check_size(mc, keys.back(), v);
+    auto multi_set(std::vector<std::pair<std::string, std::string>> items, expiry ttl, deadline dl)
+        -> task<void> override {
+        if (items.empty()) {
+            co_return;
+        }
+        auto const exptime = memcached_expiration(ttl, unix_now());
+        std::vector<std::string> keys;
+        keys.reserve(items.size());
+        for (auto& [k, v] : items) {
+            keys.push_back(std::move(k));
+        }
+        auto resolved = co_await resolve_all(std::move(keys), dl);
+        auto groups = group(resolved);
+        std::vector<std::size_t> live;  // the servers this batch writes to
+        for (std::size_t s = 0; s < groups.size(); ++s) {
+            if (!groups[s].empty()) {
+                live.push_back(s);
             }
-            for (std::size_t i = 0; i < items.size(); ++i) {
-                check_deadline(dl, "multi_set", keys[i]);
-                write(mc, store_op::set, keys[i], items[i].second, exptime);
+        }
+        failures failed;
+        // The item size limits, asked of the servers concurrently where they are not configured:
+        // a server that cannot be asked fails its own items only.
+        std::vector<std::size_t> limits(servers_.size(), opts_.item_size_max);
+        if (opts_.item_size_max == 0) {
+            std::vector<task<void>> asks;
+            for (auto s : live) {
+                asks.push_back(fetch_limit(s, limits[s], dl));
             }
-            return done{};
+            auto errors = co_await run_all(std::move(asks));
+            for (std::size_t j = 0; j < live.size(); ++j) {
+                if (errors[j]) {
+                    failed.emplace_back(live[j], errors[j]);
+                }
+            }
+        }
+        auto reachable = [&](std::size_t s) {
+            return std::none_of(failed.begin(), failed.end(),
+                                [s](auto const& f) { return f.first == s; });
         };
-        co_await run<done>(dl, std::move(work));
+        // Every size is checked before the first write, so a refused item stores none.
+        for (auto s : live) {
+            if (reachable(s)) {
+                for (auto i : groups[s]) {
+                    check_fits(limits[s], resolved[i], items[i].second);
+                }
+            }
+        }
+        std::vector<task<void>> work;
+        std::vector<std::size_t> writing;
+        auto const flags_base = ttl_flag(exptime);
+        for (auto s : live) {
+            if (!reachable(s)) {
+                continue;
+            }
+            std::string cmd;
+            for (auto i : groups[s]) {
+                meta::append_set(cmd, resolved[i], items[i].second,
+                                 fmt::format("{} q O{}", flags_base, i));
+            }
+            meta::append_noop(cmd);
+            work.push_back(store_batch(s, std::move(cmd), items.size(), dl));
+            writing.push_back(s);
+        }
+        if (!work.empty()) {
+            auto errors = co_await run_all(std::move(work));
+            for (std::size_t j = 0; j < writing.size(); ++j) {
+                if (errors[j]) {
+                    failed.emplace_back(writing[j], errors[j]);
+                }
+            }
+        }
+        raise(std::move(failed), live.size(), groups, "multi_set", resolved, nullptr);
     }
 
     auto add(std::string key, std::string value, expiry ttl, deadline dl) -> task<void> override {
-        return write_one(store_op::add, std::move(key), std::move(value), ttl, dl);
+        co_await store(store_mode::add, std::move(key), std::move(value), ttl, 0, dl);
     }
 
     auto remove(std::string key, deadline dl) -> task<std::size_t> override {
-        auto work = [this, key = std::move(key), dl](memcached_st* mc) mutable -> std::size_t {
-            auto k = resolve(mc, std::move(key), dl);
-            auto rc = memcached_delete(mc, k.data(), k.size(), 0);
-            if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
-                return rc == MEMCACHED_SUCCESS ? 1 : 0;
-            }
-            fail_rc(mc, rc, "delete", k);
-        };
-        co_return co_await run<std::size_t>(dl, std::move(work));
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        auto s = owner(k);
+        auto r = single(co_await one(meta::append_delete, k, "", dl));
+        if (r.type == kind::stored) {
+            co_return 1;
+        }
+        if (r.type == kind::not_found) {
+            co_return 0;
+        }
+        unexpected(r, name(s), "delete", k);
     }
 
     auto exists(std::string key, deadline dl) -> task<bool> override {
-        auto work = [this, key = std::move(key), dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            auto rc = memcached_exist(mc, k.data(), k.size());
-            if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
-                return rc == MEMCACHED_SUCCESS;
-            }
-            fail_rc(mc, rc, "exists", k);
-        };
-        co_return co_await run<bool>(dl, std::move(work));
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        auto s = owner(k);
+        auto r = single(co_await one(meta::append_get, k, "", dl));
+        if (r.type == kind::stored || r.type == kind::miss) {
+            co_return r.type == kind::stored;
+        }
+        unexpected(r, name(s), "exists", k);
     }
 
     auto increment(std::string key, std::int64_t delta, deadline dl)
         -> task<std::int64_t> override {
-        auto work = [this, key = std::move(key), delta, dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            return add_to_counter(mc, k, delta, dl);
-        };
-        co_return co_await run<std::int64_t>(dl, std::move(work));
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        co_return co_await add_to_counter(k, delta, dl);
     }
 
     auto expire(std::string key, expiry ttl, deadline dl) -> task<bool> override {
-        auto exptime = expiration(ttl);
-        auto work = [this, key = std::move(key), exptime, dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            auto rc = memcached_touch(mc, k.data(), k.size(), exptime);
-            if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
-                return rc == MEMCACHED_SUCCESS;
-            }
-            fail_rc(mc, rc, "touch", k);
-        };
-        co_return co_await run<bool>(dl, std::move(work));
+        auto const exptime = memcached_expiration(ttl, unix_now());
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        auto s = owner(k);
+        auto r = single(co_await one(meta::append_get, k, ttl_flag(exptime), dl));
+        if (r.type == kind::stored || r.type == kind::miss) {
+            co_return r.type == kind::stored;
+        }
+        unexpected(r, name(s), "touch", k);
     }
 
-    auto ttl(std::string key, deadline /*dl*/) -> task<std::optional<expiry>> override {
-        throw_error(errc::not_supported,
-                    fmt::format("memcached ttl '{}': memcached does not report the remaining "
-                                "time to live through libmemcached",
-                                key));
-        co_return std::nullopt;
+    auto ttl(std::string key, deadline dl) -> task<std::optional<expiry>> override {
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        auto s = owner(k);
+        auto r = single(co_await one(meta::append_get, k, "t", dl));
+        if (r.type == kind::miss) {
+            co_return std::nullopt;
+        }
+        auto t = r.flag_int('t');
+        if (r.type != kind::stored || !t || *t < -1) {
+            unexpected(r, name(s), "ttl", k);
+        }
+        if (*t == -1) {
+            co_return expiry::never();
+        }
+        // memcached counts whole seconds; an item in its last second still has up to one.
+        co_return expiry(std::chrono::seconds(std::max<std::int64_t>(*t, 1)));
     }
 
     auto clear(std::string ns, deadline dl) -> task<std::size_t> override {
@@ -476,67 +507,63 @@ public:
         if (ns.empty()) {
             throw_error(errc::invalid_argument, "memcached clear: empty namespace");
         }
-        auto work = [this, ns = std::move(ns), dl](memcached_st* mc) -> std::size_t {
-            auto key = build_key(ns, "");
-            auto split = detail::split_namespaced(key);
-            bump_generation(mc, split->ns, dl);
-            return 0;  // memcached cannot count the keys left behind
-        };
-        co_return co_await run<std::size_t>(dl, std::move(work));
+        auto built = build_key(ns, "");
+        auto split = detail::split_namespaced(built);
+        co_await bump_generation(std::string(split->ns), dl);
+        co_return 0;  // memcached cannot count the keys left behind
     }
 
     auto clear_all(deadline dl) -> task<void> override {
-        auto work = [](memcached_st* mc) {
-            if (auto rc = memcached_flush(mc, 0); rc != MEMCACHED_SUCCESS) {
-                fail_rc(mc, rc, "flush_all", "");
+        std::vector<task<void>> work;
+        for (std::size_t s = 0; s < servers_.size(); ++s) {
+            work.push_back(flush(s, dl));
+        }
+        for (auto& e : co_await run_all(std::move(work))) {
+            if (e) {
+                std::rethrow_exception(e);
             }
-            return done{};
-        };
-        co_await run<done>(dl, std::move(work));
+        }
     }
 
     auto gets(std::string key, deadline dl) -> task<std::optional<versioned_bytes>> override {
-        auto work = [this, key = std::move(key), dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            return gets_one(mc, k);
-        };
-        co_return co_await run<std::optional<versioned_bytes>>(dl, std::move(work));
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        co_return co_await gets_resolved(k, dl);
     }
 
     auto cas(std::string key, std::string value, std::uint64_t token, expiry ttl, deadline dl)
         -> task<bool> override {
-        auto exptime = expiration(ttl);
-        auto work = [this, key = std::move(key), value = std::move(value), token, exptime,
-                     dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            return write(mc, store_op::cas, k, value, exptime, token);
-        };
-        co_return co_await run<bool>(dl, std::move(work));
+        co_return co_await store(store_mode::cas, std::move(key), std::move(value), ttl, token, dl);
     }
 
     auto remove_if_equal(std::string key, std::string expected, deadline dl)
         -> task<bool> override {
-        auto work = [this, key = std::move(key), expected = std::move(expected),
-                     dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            // gets, compare, then a CAS-guarded store that leaves the item already expired:
-            // memcached's `delete` takes no CAS token, but this is just as atomic.
-            for (;;) {
-                check_deadline(dl, "remove_if_equal", k);
-                auto current = gets_one(mc, k);
-                if (!current || current->value != expected) {
-                    return false;
-                }
-                auto rc = store(mc, store_op::cas, k, "", already_expired, current->token);
-                if (rc == MEMCACHED_SUCCESS) {
-                    return true;
-                }
-                if (rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_NOTFOUND) {
-                    fail_rc(mc, rc, "remove_if_equal", k);
-                }
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        auto s = owner(k);
+        // gets, compare, then a delete guarded by the CAS token: atomic, and retried only when
+        // another writer changed the value in between.
+        for (;;) {
+            auto current = co_await gets_resolved(k, dl);
+            if (!current || current->value != expected) {
+                co_return false;
             }
-        };
-        co_return co_await run<bool>(dl, std::move(work));
+            auto r = single(
+                co_await one(meta::append_delete, k, fmt::format("C{}", current->token), dl));
+            if (r.type == kind::stored) {
+                co_return true;
+            }
+            if (r.type == kind::not_found) {
+                co_return false;
+            }
+            if (r.type != kind::exists) {
+                unexpected(r, name(s), "remove_if_equal", k);
+            }
+        }
     }
 
     auto raw(std::vector<std::string> argv, deadline dl) -> task<raw_reply> override {
@@ -545,164 +572,322 @@ public:
               (cmd == "flush_all" && argv.size() == 1))) {
             throw_error(errc::not_supported,
                         fmt::format("memcached raw '{}': only 'stats [group]', 'version' and "
-                                    "'flush_all' pass through libmemcached",
+                                    "'flush_all' pass through",
                                     cmd));
         }
-        auto work = [argv = std::move(argv)](memcached_st* mc) { return run_raw(mc, argv); };
-        co_return co_await run<raw_reply>(dl, std::move(work));
+        if (cmd == "flush_all") {
+            co_await clear_all(dl);
+            co_return raw_reply{.type = raw_reply::kind::status, .str = "OK"};
+        }
+        if (argv.size() == 2 && !meta::is_text_key(argv[1])) {
+            throw_error(errc::invalid_argument,
+                        fmt::format("memcached raw stats: invalid group '{}'", argv[1]));
+        }
+        std::string line = argv.size() == 2   ? fmt::format("stats {}\r\n", argv[1])
+                           : cmd == "version" ? std::string("version\r\n")
+                                              : std::string("stats\r\n");
+        auto const expect = cmd == "version" ? std::size_t{1} : meta::until::end;
+        std::vector<raw_reply> per_server(servers_.size());
+        std::vector<task<void>> work;
+        for (std::size_t s = 0; s < servers_.size(); ++s) {
+            work.push_back(raw_one(s, line, expect, per_server[s], dl));
+        }
+        for (auto& e : co_await run_all(std::move(work))) {
+            if (e) {
+                std::rethrow_exception(e);
+            }
+        }
+        co_return raw_reply{.type = raw_reply::kind::array, .elements = std::move(per_server)};
     }
 
     auto close() -> task<void> override {
-        pool_->reset_connections();
-        co_return;
+        for (auto& s : servers_) {
+            for (auto& c : s->conns) {
+                co_await c->async_close(awaitable_tuple);
+            }
+        }
     }
 
 private:
-    auto write_one(store_op op, std::string key, std::string value, expiry ttl, deadline dl)
-        -> task<void> {
-        auto exptime = expiration(ttl);
-        auto work = [this, op, key = std::move(key), value = std::move(value), exptime,
-                     dl](memcached_st* mc) mutable {
-            auto k = resolve(mc, std::move(key), dl);
-            write(mc, op, k, value, exptime);
-            return done{};
-        };
-        co_await run<done>(dl, std::move(work));
+    enum class store_mode { set, add, cas };
+
+    static auto check(memcached_options const& o) -> memcached_options const& {
+        if (o.servers.empty()) {
+            throw_error(errc::invalid_config, "memcached: no servers");
+        }
+        for (auto const& s : o.servers) {
+            if (s.host.empty()) {
+                throw_error(errc::invalid_config, "memcached: empty server host");
+            }
+        }
+        if (o.connections_per_server == 0 || o.max_in_flight == 0) {
+            throw_error(errc::invalid_config,
+                        "memcached: connections_per_server and max_in_flight must be positive");
+        }
+        return o;
     }
 
-    template <class T, class Fn>
-    auto run(deadline dl, Fn fn) -> task<T> {
-        return pool_->async_run<T>(dl, std::move(fn), ex_, asio::use_awaitable);
+    [[nodiscard]] auto owner(std::string_view key) const -> std::size_t {
+        return placement_.server_for(key);
+    }
+    [[nodiscard]] auto name(std::size_t s) const -> std::string_view { return servers_[s]->name; }
+
+    // Sends `cmd` to server `s` and returns the replies. With several connections per server,
+    // a request about one key always takes the same connection (`key`), so the requests of one
+    // key stay in order even when one timed out and was retried; batches take them in turn.
+    auto exec(std::size_t s, std::string cmd, std::size_t expect, deadline dl,
+              std::string_view key = {}) -> task<replies> {
+        auto& srv = *servers_[s];
+        auto const n = srv.conns.size();
+        auto const pick = [&]() -> std::size_t {
+            if (n == 1) {
+                return 0;
+            }
+            if (!key.empty()) {
+                return std::hash<std::string_view>{}(key) % n;
+            }
+            return srv.next.fetch_add(1, std::memory_order_relaxed) % n;
+        };
+        auto const& conn = srv.conns[pick()];
+        auto [ec, rs] = co_await conn->async_exec(std::move(cmd), expect, dl, awaitable_tuple);
+        if (ec) {
+            throw boost::system::system_error(ec, rs.empty() ? ec.message() : rs.front().data);
+        }
+        co_return std::move(rs);
+    }
+
+    // One meta command about key `k` (mg, md or ma with `flags`), answered by one reply, on
+    // the key's server.
+    // Not a coroutine itself: `k` must outlive the awaited task.
+    auto one(void (*append)(std::string&, std::string_view, std::string_view), std::string const& k,
+             std::string_view flags, deadline dl) -> task<replies> {
+        std::string cmd;
+        append(cmd, k, flags);
+        return exec(owner(k), std::move(cmd), 1, dl, k);
     }
 
     // The key as stored: checked as it is, or, for a namespaced key in generation mode, laid
-    // out with the namespace's current generation (one more round trip).
-    // `known` remembers generations within one batch (multi_get, multi_set).
+    // out with the namespace's current generation (one more round trip) and checked again.
     using generation_cache = std::unordered_map<std::string, std::string>;
-    auto resolve(memcached_st* mc, std::string built, deadline dl,
-                 generation_cache* known = nullptr) const -> std::string {
+    // True when `key` needs no generation: it is then checked and used as it is, without a
+    // coroutine (the common case).
+    [[nodiscard]] auto plain(std::string const& key) const -> bool {
+        if (opts_.namespace_generations && detail::split_namespaced(key)) {
+            return false;
+        }
+        detail::check_plain_key(key, opts_.namespace_generations);
+        return true;
+    }
+
+    auto resolve(std::string built, deadline dl, generation_cache* known = nullptr)
+        -> task<std::string> {
         auto split = detail::split_namespaced(built);
         if (!split) {
             detail::check_plain_key(built, opts_.namespace_generations);
-            return built;
+            co_return std::move(built);
         }
         if (!opts_.namespace_generations) {
-            throw_error(errc::invalid_key, "memcached: a generation-form key reached a backend "
-                                           "without namespace_generations");
+            throw_error(errc::invalid_key,
+                        "memcached: a generation-form key reached a backend "
+                        "without namespace_generations");
         }
-        if (known == nullptr) {
-            return detail::generation_key_for(*split, generation(mc, split->ns, dl));
+        std::string gen;
+        std::string ns(split->ns);
+        if (known != nullptr) {
+            if (auto it = known->find(ns); it != known->end()) {
+                gen = it->second;
+            }
         }
-        auto it = known->find(std::string(split->ns));
-        if (it == known->end()) {
-            it = known->emplace(std::string(split->ns), generation(mc, split->ns, dl)).first;
+        if (gen.empty()) {
+            gen = co_await generation(ns, dl);
+            if (known != nullptr) {
+                known->emplace(ns, gen);
+            }
         }
-        return detail::generation_key_for(*split, it->second);
+        auto key = detail::generation_key_for(*split, gen);
+        if (auto problem = detail::key_problem(key); !problem.empty()) {
+            throw_error(
+                errc::invalid_key,
+                fmt::format("memcached: namespaced key is invalid once laid out ({})", problem));
+        }
+        co_return key;
     }
 
-    // The namespace's current generation, created on first use.
-    auto generation(memcached_st* mc, std::string_view ns, deadline dl) const -> std::string {
-        auto counter = detail::generation_counter_key(ns);
-        for (;;) {
-            check_deadline(dl, "generation", counter);
-            if (auto v = get_one(mc, counter)) {
-                auto trimmed = std::string_view(*v);
-                while (!trimmed.empty() && trimmed.back() == ' ') {
-                    trimmed.remove_suffix(1);
-                }
-                if (trimmed.empty() || trimmed.size() > detail::max_generation_digits ||
-                    !std::all_of(trimmed.begin(), trimmed.end(),
-                                 [](char c) { return c >= '0' && c <= '9'; })) {
-                    throw_error(errc::backend_error,
-                                fmt::format("memcached: generation key '{}' holds '{}', not a "
-                                            "number",
-                                            counter, *v));
-                }
-                return std::string(trimmed);
-            }
-            auto initial = first_generation();
-            auto rc = store(mc, store_op::add, counter, initial, 0);
-            if (rc == MEMCACHED_SUCCESS) {
-                return initial;
-            }
-            if (!is_not_stored(rc)) {
-                fail_rc(mc, rc, "add", counter);
-            }
-        }
-    }
-
-    void bump_generation(memcached_st* mc, std::string_view ns, deadline dl) const {
-        auto counter = detail::generation_counter_key(ns);
-        for (;;) {
-            check_deadline(dl, "clear", counter);
-            std::uint64_t value = 0;
-            auto rc = memcached_increment_by_key(mc, counter.data(), counter.size(),
-                                                 counter.data(), counter.size(), 1, &value);
-            if (rc == MEMCACHED_SUCCESS) {
-                return;
-            }
-            if (rc != MEMCACHED_NOTFOUND) {
-                fail_rc(mc, rc, "clear", counter);
-            }
-            // No generation yet: a fresh one differs from every earlier one.
-            rc = store(mc, store_op::add, counter, first_generation(), 0);
-            if (rc == MEMCACHED_SUCCESS) {
-                return;
-            }
-            if (!is_not_stored(rc)) {
-                fail_rc(mc, rc, "clear", counter);
-            }
-        }
-    }
-
-    // Microseconds since the epoch: larger than any generation a namespace had before its
-    // counter was evicted, unless it was cleared a million times a second.
-    static auto first_generation() -> std::string {
-        return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
-    }
-
-    auto get_many(memcached_st* mc, std::vector<std::string> built, deadline dl) const
-        -> std::vector<std::optional<std::string>> {
-        std::vector<std::string> keys;
-        keys.reserve(built.size());
+    auto resolve_all(std::vector<std::string> keys, deadline dl) -> task<std::vector<std::string>> {
+        std::vector<std::string> out;
+        out.reserve(keys.size());
         generation_cache known;
-        for (auto& b : built) {
-            keys.push_back(resolve(mc, std::move(b), dl, &known));
-        }
-        return get_values(mc, std::vector<std::string_view>(keys.begin(), keys.end()));
-    }
-
-    // The server's item size limit: configured, or asked once with `stats settings`.
-    auto item_limit(memcached_st* mc) -> std::size_t {
-        if (auto known = item_limit_.load(std::memory_order_relaxed); known != 0) {
-            return known;
-        }
-        std::size_t smallest = 0;
-        auto collect = [](memcached_instance_st const*, char const* key, std::size_t key_len,
-                          char const* value, std::size_t value_len,
-                          void* ctx) -> memcached_return_t {
-            if (std::string_view(key, key_len) == "item_size_max") {
-                std::size_t v = 0;
-                std::from_chars(value, value + value_len, v);
-                auto& s = *static_cast<std::size_t*>(ctx);
-                if (v != 0 && (s == 0 || v < s)) {
-                    s = v;
-                }
+        for (auto& k : keys) {
+            if (plain(k)) {
+                out.push_back(std::move(k));
+            } else {
+                out.push_back(co_await resolve(std::move(k), dl, &known));
             }
-            return MEMCACHED_SUCCESS;
-        };
-        memcached_stat_execute(mc, "settings", collect, &smallest);
-        if (smallest == 0) {
-            return default_item_size_max;  // ask again next time
         }
-        item_limit_.store(smallest, std::memory_order_relaxed);
-        return smallest;
+        co_return out;
     }
 
-    void check_size(memcached_st* mc, std::string const& key, std::string_view value) {
-        auto limit = item_limit(mc);
+    // Key indices per owning server.
+    auto group(std::vector<std::string> const& keys) const
+        -> std::vector<std::vector<std::size_t>> {
+        std::vector<std::vector<std::size_t>> groups(servers_.size());
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            groups[owner(keys[i])].push_back(i);
+        }
+        return groups;
+    }
+
+    // One server's share of a multi_get: one classic `get k1 k2 ...` (each key once), which
+    // memcached answers in one pass with a VALUE per hit and END.
+    auto fetch(std::size_t s, std::vector<std::string> const& keys,
+               std::vector<std::size_t> const& idx, std::vector<std::optional<std::string>>& out,
+               deadline dl) -> task<void> {
+        std::unordered_map<std::string_view, std::vector<std::size_t>> where;
+        where.reserve(idx.size());
+        std::vector<std::string_view> unique;
+        unique.reserve(idx.size());
+        for (auto i : idx) {
+            auto [it, fresh] = where.try_emplace(keys[i]);
+            if (fresh) {
+                unique.push_back(keys[i]);
+            }
+            it->second.push_back(i);
+        }
+        std::string cmd;
+        cmd.reserve(unique.size() * 24 + 8);
+        meta::append_multi_get(cmd, unique);
+        auto rs = co_await exec(s, std::move(cmd), meta::until::end, dl);
+        for (auto& r : rs) {
+            if (r.type == kind::end) {
+                break;
+            }
+            auto it = r.type == kind::item ? where.find(r.flags) : where.end();
+            if (it == where.end()) {
+                unexpected(r, name(s), "multi_get", keys[idx.front()]);
+            }
+            for (std::size_t n = 0; n + 1 < it->second.size(); ++n) {
+                out[it->second[n]] = r.data;
+            }
+            out[it->second.back()] = std::move(r.data);
+        }
+    }
+
+    // One server's share of a multi_set: a quiet batch whose only answers are failures.
+    auto store_batch(std::size_t s, std::string cmd, std::size_t n, deadline dl) -> task<void> {
+        auto rs = co_await exec(s, std::move(cmd), meta::until::noop, dl);
+        for (auto const& r : rs) {
+            if (r.type != kind::noop) {
+                unexpected(r, name(s), "multi_set", opaque_index(r, n) ? "(batch item)" : "");
+            }
+        }
+    }
+
+    // The servers of a batch that failed, with their errors.
+    using failures = std::vector<std::pair<std::size_t, std::exception_ptr>>;
+
+    // Reports a batch's failed servers: none, nothing; all `servers` of the batch, the first
+    // one's error; some, partial_failure naming every failed item, with the values read
+    // (`values`, for multi_get).
+    void raise(failures failed, std::size_t servers,
+               std::vector<std::vector<std::size_t>> const& groups, std::string_view op,
+               std::vector<std::string> const& keys,
+               std::vector<std::optional<std::string>>* values) const {
+        if (failed.empty()) {
+            return;
+        }
+        if (failed.size() == servers) {
+            std::rethrow_exception(failed.front().second);
+        }
+        std::vector<item_failure> items;
+        std::string summary;
+        for (auto const& [s, error] : failed) {
+            auto [code, detail] = describe(error);
+            for (auto i : groups[s]) {
+                items.push_back(item_failure{i, code, detail});
+            }
+            summary += fmt::format("{}{} ({} keys): {}", summary.empty() ? "" : "; ", name(s),
+                                   groups[s].size(), detail);
+        }
+        std::sort(items.begin(), items.end(),
+                  [](auto const& a, auto const& b) { return a.index < b.index; });
+        auto const what = fmt::format("memcached {}: {} of {} keys failed: {}", op, items.size(),
+                                      keys.size(), summary);
+        throw partial_failure(
+            std::move(items),
+            values != nullptr ? std::move(*values) : std::vector<std::optional<std::string>>{},
+            what);
+    }
+
+    auto store(store_mode mode, std::string key, std::string value, expiry ttl, std::uint64_t token,
+               deadline dl) -> task<bool> {
+        auto const exptime = memcached_expiration(ttl, unix_now());
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        auto s = owner(k);
+        co_await check_size(s, k, value, dl);
+        std::string flags = ttl_flag(exptime);
+        if (mode == store_mode::add) {
+            flags += " ME";
+        } else if (mode == store_mode::cas) {
+            fmt::format_to(std::back_inserter(flags), " C{}", token);
+        }
+        std::string cmd;
+        cmd.reserve(k.size() + value.size() + flags.size() + 32);
+        meta::append_set(cmd, k, value, flags);
+        auto r = single(co_await exec(s, std::move(cmd), 1, dl, k));
+        if (r.type == kind::stored) {
+            co_return true;
+        }
+        if (mode == store_mode::add && r.type == kind::not_stored) {
+            throw_error(errc::key_exists, fmt::format("memcached add '{}': key exists", k));
+        }
+        if (mode == store_mode::cas && (r.type == kind::exists || r.type == kind::not_found)) {
+            co_return false;
+        }
+        unexpected(r, name(s),
+                   mode == store_mode::set   ? "set"
+                   : mode == store_mode::add ? "add"
+                                             : "cas",
+                   k);
+    }
+
+    // The server's item size limit: configured, or asked once per server (`stats settings`).
+    // A server or proxy that answers without it gets memcached's default, and is not asked
+    // again (one round trip per server, not one per write).
+    auto item_limit(std::size_t s, deadline dl) -> task<std::size_t> {
+        if (opts_.item_size_max != 0) {
+            co_return opts_.item_size_max;
+        }
+        auto& srv = *servers_[s];
+        if (auto known = srv.item_limit.load(std::memory_order_relaxed); known != 0) {
+            co_return known;
+        }
+        auto rs = co_await exec(s, "stats settings\r\n", meta::until::end, dl);
+        std::size_t limit = 0;
+        for (auto const& r : rs) {
+            if (r.type == kind::stat && r.data.starts_with("item_size_max ")) {
+                limit = parse_unsigned(std::string_view(r.data).substr(14)).value_or(0);
+            }
+        }
+        if (limit == 0) {
+            limit = default_item_size_max;
+        }
+        srv.item_limit.store(limit, std::memory_order_relaxed);
+        co_return limit;
+    }
+
+    auto fetch_limit(std::size_t s, std::size_t& out, deadline dl) -> task<void> {
+        out = co_await item_limit(s, dl);
+    }
+
+    auto check_size(std::size_t s, std::string const& key, std::string const& value, deadline dl)
+        -> task<void> {
+        check_fits(co_await item_limit(s, dl), key, value);
+    }
+
+    static void check_fits(std::size_t limit, std::string const& key, std::string const& value) {
         if (value.size() + key.size() + item_overhead > limit) {
             throw_error(errc::value_too_large,
                         fmt::format("memcached set '{}': a value of {} bytes does not fit the "
@@ -711,113 +896,107 @@ private:
         }
     }
 
-    // A checked set/add/cas; for cas, false when the token no longer matches or the key left.
-    auto write(memcached_st* mc, store_op op, std::string const& key, std::string_view value,
-               time_t exptime, std::uint64_t token = 0) -> bool {
-        check_size(mc, key, value);
-        auto rc = store(mc, op, key, value, exptime, token);
-        if (rc == MEMCACHED_SUCCESS) {
-            return true;
+    auto gets_resolved(std::string const& k, deadline dl) -> task<std::optional<versioned_bytes>> {
+        auto s = owner(k);
+        auto r = single(co_await one(meta::append_get, k, "v c", dl));
+        if (r.type == kind::miss) {
+            co_return std::nullopt;
         }
-        if (op == store_op::add && is_not_stored(rc)) {
-            throw_error(errc::key_exists, fmt::format("memcached add '{}': key exists", key));
+        auto token = r.flag('c');
+        std::uint64_t cas = 0;
+        if (r.type != kind::value || !token ||
+            std::from_chars(token->data(), token->data() + token->size(), cas).ec != std::errc{}) {
+            unexpected(r, name(s), "gets", k);
         }
-        if (op == store_op::cas && (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND)) {
-            return false;
-        }
-        fail_rc(mc, rc, op == store_op::set ? "set" : op == store_op::add ? "add" : "cas", key);
+        co_return versioned_bytes{std::move(r.data), cas};
     }
 
-    // incr when it is exact (a non-negative delta on a non-negative counter), else a gets/cas
-    // loop; a missing key is created with `add`, retried if another writer wins the race.
-    auto add_to_counter(memcached_st* mc, std::string const& key, std::int64_t delta,
-                        deadline dl) -> std::int64_t {
+    // `ma` with auto-create when it is exact (a non-negative delta on a non-negative counter),
+    // else a gets/cas loop that keeps the item's TTL.
+    auto add_to_counter(std::string const& key, std::int64_t delta, deadline dl)
+        -> task<std::int64_t> {
         constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+        auto s = owner(key);
+        if (delta >= 0) {
+            auto r = single(co_await one(meta::append_arithmetic, key,
+                                         fmt::format("N0 J{0} D{0} v", delta), dl));
+            if (r.type == kind::value) {
+                auto value = parse_unsigned(r.data);
+                auto const offset = static_cast<std::uint64_t>(delta);
+                if (!value) {
+                    unexpected(r, name(s), "increment", key);
+                }
+                if (*value <= max && *value >= offset) {
+                    co_return static_cast<std::int64_t>(*value);
+                }
+                co_await overflowed(s, key, offset, *value, dl);
+            }
+            // A negative counter (or not a number at all): memcached's incr refuses it;
+            // gets/cas tells them apart.
+            if (r.type != kind::client_error) {
+                unexpected(r, name(s), "increment", key);
+            }
+        }
         for (;;) {
-            check_deadline(dl, "increment", key);
-            if (delta >= 0) {
-                std::uint64_t value = 0;
-                auto offset = static_cast<std::uint64_t>(delta);
-                auto rc = memcached_increment_by_key(mc, key.data(), key.size(), key.data(),
-                                                     key.size(), offset, &value);
-                if (rc == MEMCACHED_SUCCESS) {
-                    if (value < offset || value > max) {
-                        overflowed(mc, key, offset, value);
-                    }
-                    return static_cast<std::int64_t>(value);
+            auto r = single(co_await one(meta::append_get, key, "v c t", dl));
+            if (r.type == kind::miss) {
+                std::string add;
+                meta::append_set(add, key, std::to_string(delta), "T0 ME");
+                auto created = single(co_await exec(s, std::move(add), 1, dl, key));
+                if (created.type == kind::stored) {
+                    co_return delta;
                 }
-                if (rc == MEMCACHED_NOTFOUND) {
-                    if (create_counter(mc, key, delta)) {
-                        return delta;
-                    }
-                    continue;
+                if (created.type != kind::not_stored) {
+                    unexpected(created, name(s), "increment", key);
                 }
-                // Non-numeric (a negative counter, or not a number at all): the text protocol
-                // says CLIENT_ERROR; libmemcached reports the binary protocol's DELTA_BADVAL
-                // as an unknown read failure (and reconnects). gets/cas then tells them apart,
-                // and fails clearly if the connection really broke.
-                if (rc != MEMCACHED_CLIENT_ERROR &&
-                    !(rc == MEMCACHED_UNKNOWN_READ_FAILURE && opts_.binary_protocol)) {
-                    fail_rc(mc, rc, "incr", key);
-                }
+                continue;  // created meanwhile by another writer
             }
-            if (auto result = cas_add(mc, key, delta)) {
-                return *result;
+            auto token = r.flag_int('c');
+            auto left = r.flag_int('t');
+            if (r.type != kind::value || !token || !left) {
+                unexpected(r, name(s), "increment", key);
+            }
+            auto old = parse_counter(r.data);
+            if (!old) {
+                throw_error(errc::not_a_number,
+                            fmt::format("memcached increment '{}': the value is not a 64-bit "
+                                        "integer",
+                                        key));
+            }
+            std::int64_t result = 0;
+            if (__builtin_add_overflow(*old, delta, &result)) {
+                throw_error(errc::invalid_argument,
+                            fmt::format("memcached increment '{}': {} + {} overflows a 64-bit "
+                                        "integer; the value is unchanged",
+                                        key, *old, delta));
+            }
+            // The remaining TTL, to the second (-1: none).
+            auto const exptime =
+                *left < 0 ? std::int64_t{0}
+                          : memcached_expiration(
+                                expiry(std::chrono::seconds(std::max<std::int64_t>(*left, 1))),
+                                unix_now());
+            std::string store_cmd;
+            meta::append_set(store_cmd, key, std::to_string(result),
+                             fmt::format("T{} C{}", exptime, static_cast<std::uint64_t>(*token)));
+            auto w = single(co_await exec(s, std::move(store_cmd), 1, dl, key));
+            if (w.type == kind::stored) {
+                co_return result;
+            }
+            if (w.type != kind::exists && w.type != kind::not_found) {
+                unexpected(w, name(s), "increment", key);
             }
         }
     }
 
-    auto create_counter(memcached_st* mc, std::string const& key, std::int64_t delta) -> bool {
-        auto rc = store(mc, store_op::add, key, to_text(delta), 0);
-        if (rc == MEMCACHED_SUCCESS) {
-            return true;
-        }
-        if (!is_not_stored(rc)) {
-            fail_rc(mc, rc, "increment", key);
-        }
-        return false;  // created meanwhile by another writer
-    }
-
-    // One gets/cas attempt; nullopt when another writer got in between.
-    auto cas_add(memcached_st* mc, std::string const& key, std::int64_t delta)
-        -> std::optional<std::int64_t> {
-        auto current = gets_one(mc, key);
-        if (!current) {
-            return create_counter(mc, key, delta) ? std::optional(delta) : std::nullopt;
-        }
-        auto old = parse_counter(current->value);
-        if (!old) {
-            throw_error(errc::not_a_number,
-                        fmt::format("memcached increment '{}': the value is not a 64-bit "
-                                    "integer",
-                                    key));
-        }
-        std::int64_t result = 0;
-        if (__builtin_add_overflow(*old, delta, &result)) {
-            throw_error(errc::invalid_argument,
-                        fmt::format("memcached increment '{}': {} + {} overflows a 64-bit "
-                                    "integer; the value is unchanged",
-                                    key, *old, delta));
-        }
-        // memcached cannot keep an item's expiry across a store, so this write makes the
-        // counter persistent (documented).
-        auto rc = store(mc, store_op::cas, key, to_text(result), 0, current->token);
-        if (rc == MEMCACHED_SUCCESS) {
-            return result;
-        }
-        if (rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_NOTFOUND) {
-            fail_rc(mc, rc, "increment", key);
-        }
-        return std::nullopt;
-    }
-
-    // incr went past INT64_MAX (or wrapped past 2^64): undo it where that is exact, and fail.
-    [[noreturn]] static void overflowed(memcached_st* mc, std::string const& key,
-                                        std::uint64_t offset, std::uint64_t value) {
+    // An increment went past INT64_MAX (or wrapped past 2^64): undo it where that is exact,
+    // and fail.
+    auto overflowed(std::size_t s, std::string const& key, std::uint64_t offset,
+                    std::uint64_t value, deadline dl) -> task<void> {
         if (value >= offset) {
-            std::uint64_t restored = 0;
-            memcached_decrement_by_key(mc, key.data(), key.size(), key.data(), key.size(), offset,
-                                       &restored);
+            std::string cmd;
+            meta::append_arithmetic(cmd, key, fmt::format("MD D{}", offset));
+            (void)co_await exec(s, std::move(cmd), 1, dl, key);
             throw_error(errc::invalid_argument,
                         fmt::format("memcached increment '{}': the result overflows a 64-bit "
                                     "integer; the value was restored",
@@ -829,59 +1008,107 @@ private:
                                 key, value));
     }
 
-    static auto run_raw(memcached_st* mc, std::vector<std::string> const& argv) -> raw_reply {
-        auto const& cmd = argv.front();
-        if (cmd == "flush_all") {
-            if (auto rc = memcached_flush(mc, 0); rc != MEMCACHED_SUCCESS) {
-                fail_rc(mc, rc, "flush_all", "");
+    // The namespace's current generation, created on first use.
+    auto generation(std::string const& ns, deadline dl) -> task<std::string> {
+        auto counter = detail::generation_counter_key(ns);
+        auto s = owner(counter);
+        for (;;) {
+            auto r = single(co_await one(meta::append_get, counter, "v", dl));
+            if (r.type == kind::value) {
+                auto trimmed = std::string_view(r.data);
+                while (!trimmed.empty() && trimmed.back() == ' ') {
+                    trimmed.remove_suffix(1);
+                }
+                if (trimmed.empty() || trimmed.size() > detail::max_generation_digits ||
+                    !std::all_of(trimmed.begin(), trimmed.end(),
+                                 [](char c) { return c >= '0' && c <= '9'; })) {
+                    throw_error(errc::backend_error,
+                                fmt::format("memcached: generation key '{}' holds '{}', not a "
+                                            "number",
+                                            counter, r.data.substr(0, 40)));
+                }
+                co_return std::string(trimmed);
             }
-            return raw_reply{.type = raw_reply::kind::status, .str = "OK"};
+            if (r.type != kind::miss) {
+                unexpected(r, name(s), "generation", counter);
+            }
+            auto initial = first_generation();
+            if (co_await create(s, counter, initial, dl)) {
+                co_return initial;
+            }
         }
-        // One array per server: its "host:port", then the stats as key, value, key, value...
-        // ("version" keeps only the version).
-        struct collected {
-            std::vector<raw_reply> servers;
-            std::string last;
-            bool version_only = false;
-        } ctx;
-        ctx.version_only = cmd == "version";
-        auto sink = [](memcached_instance_st const* server, char const* key, std::size_t key_len,
-                       char const* value, std::size_t value_len,
-                       void* p) -> memcached_return_t {
-            auto& c = *static_cast<collected*>(p);
-            auto name = fmt::format("{}:{}", memcached_server_name(server),
-                                    memcached_server_port(server));
-            if (c.servers.empty() || c.last != name) {
-                raw_reply entry{.type = raw_reply::kind::array};
-                entry.elements.push_back({.type = raw_reply::kind::string, .str = name});
-                c.servers.push_back(std::move(entry));
-                c.last = name;
-            }
-            auto k = std::string_view(key, key_len);
-            if (c.version_only && k != "version") {
-                return MEMCACHED_SUCCESS;
-            }
-            auto& elems = c.servers.back().elements;
-            if (!c.version_only) {
-                elems.push_back({.type = raw_reply::kind::string, .str = std::string(k)});
-            }
-            elems.push_back(
-                {.type = raw_reply::kind::string, .str = std::string(value, value_len)});
-            return MEMCACHED_SUCCESS;
-        };
-        char const* group = argv.size() == 2 ? argv[1].c_str() : nullptr;
-        auto rc = memcached_stat_execute(mc, group, sink, &ctx);
-        if (rc != MEMCACHED_SUCCESS) {
-            fail_rc(mc, rc, "stats", group != nullptr ? group : "");
-        }
-        return raw_reply{.type = raw_reply::kind::array, .elements = std::move(ctx.servers)};
     }
 
-    asio::any_io_executor ex_;
+    auto bump_generation(std::string const& ns, deadline dl) -> task<void> {
+        auto counter = detail::generation_counter_key(ns);
+        auto s = owner(counter);
+        for (;;) {
+            auto r = single(co_await one(meta::append_arithmetic, counter, "", dl));
+            if (r.type == kind::stored) {
+                co_return;
+            }
+            if (r.type != kind::not_found) {
+                unexpected(r, name(s), "clear", counter);
+            }
+            // No generation yet: a fresh one differs from every earlier one.
+            if (co_await create(s, counter, first_generation(), dl)) {
+                co_return;
+            }
+        }
+    }
+
+    // `add` without TTL; false if the key exists.
+    auto create(std::size_t s, std::string const& key, std::string const& value, deadline dl)
+        -> task<bool> {
+        std::string cmd;
+        meta::append_set(cmd, key, value, "T0 ME");
+        auto r = single(co_await exec(s, std::move(cmd), 1, dl, key));
+        if (r.type == kind::stored || r.type == kind::not_stored) {
+            co_return r.type == kind::stored;
+        }
+        unexpected(r, name(s), "add", key);
+    }
+
+    // Microseconds since the epoch: larger than any generation a namespace had before its
+    // counter was evicted, unless it was cleared a million times a second.
+    static auto first_generation() -> std::string {
+        return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    }
+
+    auto flush(std::size_t s, deadline dl) -> task<void> {
+        auto r = single(co_await exec(s, "flush_all\r\n", 1, dl));
+        if (r.type != kind::ok) {
+            unexpected(r, name(s), "flush_all", "");
+        }
+    }
+
+    auto raw_one(std::size_t s, std::string line, std::size_t expect, raw_reply& out, deadline dl)
+        -> task<void> {
+        auto rs = co_await exec(s, std::move(line), expect, dl);
+        out.type = raw_reply::kind::array;
+        out.elements.push_back({.type = raw_reply::kind::string, .str = std::string(name(s))});
+        for (auto& r : rs) {
+            if (r.type == kind::version) {
+                out.elements.push_back({.type = raw_reply::kind::string, .str = r.data});
+            } else if (r.type == kind::stat) {
+                auto sp = r.data.find(' ');
+                out.elements.push_back(
+                    {.type = raw_reply::kind::string, .str = r.data.substr(0, sp)});
+                out.elements.push_back(
+                    {.type = raw_reply::kind::string,
+                     .str = sp == std::string::npos ? std::string() : r.data.substr(sp + 1)});
+            } else if (r.type != kind::end) {
+                unexpected(r, name(s), "raw", "");
+            }
+        }
+    }
+
     memcached_options opts_;
+    placement placement_;
     backend_traits traits_;
-    std::atomic<std::size_t> item_limit_{0};
-    std::unique_ptr<worker_pool> pool_;  // last: its threads stop before the rest goes
+    std::vector<std::unique_ptr<server>> servers_;
 };
 
 }  // namespace
@@ -901,32 +1128,54 @@ auto memcached_backend_from_config(asio::any_io_executor ex, backend_config conf
         throw_error(errc::invalid_config, "memcached: SASL authentication is not supported");
     }
     if (!config.path.empty() || config.db) {
-        throw_error(errc::invalid_config, "memcached: URL path not supported: " +
-                                              config.redacted());
+        throw_error(errc::invalid_config,
+                    "memcached: URL path not supported: " + config.redacted());
     }
-    auto threads = config.take_size("threads");
-    if (auto pool = config.take_size("pool_size")) {
-        if (threads && *threads != *pool) {
-            throw_error(errc::invalid_config, "memcached: threads and pool_size disagree");
+    if (auto binary = config.take_bool("binary"); binary && *binary) {
+        throw_error(errc::invalid_config,
+                    "memcached: binary=true is not supported: asiocache speaks memcached's meta "
+                    "text protocol (memcached 1.6 or later)");
+    }
+    // Parameters of the former libmemcached worker pool, named with what replaces them.
+    for (auto [param, instead] :
+         {std::pair{"threads", "connections"}, std::pair{"max_queue", "max_in_flight"},
+          std::pair{"io_timeout", "the cache's timeout"},
+          std::pair{"worker_spin_us", "nothing (no worker threads)"}}) {
+        if (config.take(param)) {
+            throw_error(errc::invalid_config,
+                        fmt::format("memcached: '{}' belonged to the former worker-thread "
+                                    "client; use {}",
+                                    param, instead));
         }
-        threads = pool;
+    }
+    auto connections = config.take_size("connections");
+    if (auto pool = config.take_size("pool_size")) {
+        if (connections && *connections != *pool) {
+            throw_error(errc::invalid_config, "memcached: connections and pool_size disagree");
+        }
+        connections = pool;
     }
     auto take = [](auto& field, auto value) {
         if (value) {
             field = static_cast<std::remove_reference_t<decltype(field)>>(*value);
         }
     };
-    take(o.binary_protocol, config.take_bool("binary"));
-    take(o.threads, threads);
-    take(o.max_queue, config.take_size("max_queue"));
+    take(o.connections_per_server, connections);
+    take(o.max_in_flight, config.take_size("max_in_flight"));
     take(o.connect_timeout, config.take_duration("connect_timeout"));
-    take(o.io_timeout, config.take_duration("io_timeout"));
-    take(o.retry_timeout, config.take_duration("retry_timeout"));
+    take(o.reconnect_min, config.take_duration("reconnect_min"));
+    auto reconnect_max = config.take_duration("reconnect_max");
+    if (auto retry = config.take_duration("retry_timeout")) {
+        if (reconnect_max && *reconnect_max != *retry) {
+            throw_error(errc::invalid_config,
+                        "memcached: reconnect_max and retry_timeout disagree");
+        }
+        reconnect_max = retry;
+    }
+    take(o.reconnect_max, reconnect_max);
+    take(o.health_check_interval, config.take_duration("health_check"));
     take(o.namespace_generations, config.take_bool("namespace_generations"));
     take(o.item_size_max, config.take_size("item_size_max"));
-    if (auto us = config.take_size("worker_spin_us")) {
-        o.worker_spin = std::chrono::microseconds(static_cast<std::int64_t>(*us));
-    }
     config.reject_unknown();
     return make_memcached_backend(std::move(ex), std::move(o));
 }

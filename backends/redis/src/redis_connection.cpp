@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "redis_connection.hpp"
 
-#include "asiocache_net/pipelined_connection_impl.hpp"
-
 #include <fmt/format.h>
+
+#include "asiocache_net/pipelined_connection_impl.hpp"
 
 namespace asiocache::backends::redis_detail {
 

@@ -3,16 +3,16 @@
 // The Redis connection: the shared pipelined connection with the RESP protocol policy.
 // Internal.
 
-#include "asiocache/backends/redis.hpp"
-#include "asiocache/types.hpp"
-#include "asiocache_net/pipelined_connection.hpp"
-#include "resp.hpp"
-
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "asiocache/backends/redis.hpp"
+#include "asiocache/types.hpp"
+#include "asiocache_net/pipelined_connection.hpp"
+#include "resp.hpp"
 
 namespace asiocache::backends::redis_detail {
 
