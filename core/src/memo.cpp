@@ -63,7 +63,8 @@ auto memo_base::stats() const noexcept -> memo_stats {
         return c.load(std::memory_order_relaxed);
     };
     return {load(counters_.hits),   load(counters_.misses),      load(counters_.upstream_calls),
-            load(counters_.shared), load(counters_.lease_waits), load(counters_.cache_errors)};
+            load(counters_.shared), load(counters_.lease_waits), load(counters_.cache_errors),
+            load(counters_.call_timeouts)};
 }
 
 }  // namespace asiocache::detail

@@ -257,6 +257,64 @@ TEST_P(single_flight_test, without_single_flight_every_caller_calls) {
     EXPECT_EQ(up_->calls, 10);
 }
 
+// ----- the call timeout: a stuck function does not hold its key
+
+TEST_P(single_flight_test, a_call_past_its_timeout_fails_its_callers_and_frees_the_key) {
+    up_->delay = 300ms;
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .call_timeout = 50ms});
+    auto const start = std::chrono::steady_clock::now();
+    auto out = spawn_callers<std::string>(io_.get_executor(), 5,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, [&] { return all_done(out); });
+    // Every caller of the flight fails at the timeout, long before the call would end.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 250ms);
+    for (auto const& o : *out) {
+        ASSERT_TRUE(o.error);
+        EXPECT_EQ(code_of(o.error), asiocache::errc::timeout);
+    }
+    EXPECT_EQ(memo.in_flight(), 0U);
+    EXPECT_EQ(memo.stats().call_timeouts, 1U);
+    // The key is free: the next caller starts a call of its own, and its result is stored.
+    up_->delay = 0ms;
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+    EXPECT_EQ(up_->calls, 2);
+    // The late first call ends after that; its result is dropped, never stored over the new one.
+    auto const late = std::chrono::steady_clock::now() + 400ms;
+    run_until(io_, [&] { return std::chrono::steady_clock::now() > late; });
+    EXPECT_EQ(run(io_, memo("C1", "1")), "C1/1#2");
+    EXPECT_EQ(up_->calls, 2);
+}
+
+TEST_P(single_flight_test, a_call_within_its_timeout_is_shared_and_stored_as_usual) {
+    up_->delay = 20ms;
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .call_timeout = 2s});
+    auto out = spawn_callers<std::string>(io_.get_executor(), 5,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, [&] { return all_done(out); });
+    for (auto const& o : *out) {
+        EXPECT_EQ(o.value, "C1/1#1");
+    }
+    EXPECT_EQ(memo.stats().call_timeouts, 0U);
+    EXPECT_TRUE(stored("r:C1:1"));
+}
+
+TEST_P(single_flight_test, with_a_lease_the_call_timeout_defaults_to_the_lease_ttl) {
+    if (GetParam() != "memory") {
+        GTEST_SKIP() << "leases are covered on the memory backend and the real servers";
+    }
+    up_->delay = 400ms;
+    auto memo = cached(cache_, make_fetch(up_),
+                       {.key_prefix = "r", .lease = asiocache::lease_options{.ttl = 60ms}});
+    auto out = spawn_callers<std::string>(io_.get_executor(), 3,
+                                          [&](int) { return memo("C1", "1"); });
+    run_until(io_, [&] { return all_done(out); });
+    for (auto const& o : *out) {
+        ASSERT_TRUE(o.error);
+        EXPECT_EQ(code_of(o.error), asiocache::errc::timeout);
+    }
+    EXPECT_EQ(memo.stats().call_timeouts, 1U);
+}
+
 // ----- cached, four threads
 
 class single_flight_mt_test : public ::testing::TestWithParam<std::string> {};

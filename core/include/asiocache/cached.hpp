@@ -31,6 +31,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -127,6 +128,15 @@ struct cached_options {
     /// the others poll for the value with backoff. Needs `single_flight`. The waiters give up
     /// with `errc::lock_not_acquired` after `lease->wait`. Default: off (`nullopt`).
     std::optional<lease_options> lease;
+    /// Bounds one shared call of the function (a flight). When it passes, every caller of the
+    /// flight fails with `errc::timeout`, the key is freed (the next caller starts a new call),
+    /// and the function's late result is neither returned nor stored. Without it, a function
+    /// that never completes holds its key for good: every later caller in the process joins
+    /// the stuck flight. Default (`nullopt`): the lease's `ttl` when `lease` is set (a holder
+    /// past it has lost the lease anyway), otherwise no bound; 0 disables. Calls that share no
+    /// flight (`single_flight` off, refresh, no-write calls, `multi_cached`) are the caller's
+    /// own to bound, with its cancellation.
+    std::optional<std::chrono::milliseconds> call_timeout;
 };
 
 namespace detail {
@@ -190,7 +200,8 @@ public:
     /// The function's result for `args`: from the cache, from a call already in flight, or
     /// from a new call of the function (then stored).
     /// *Errors*: what the function throws; cache errors only without fail-open;
-    /// `lock_not_acquired` when waiting for another process's lease timed out.
+    /// `lock_not_acquired` when waiting for another process's lease timed out; `timeout` when
+    /// the shared call ran past `call_timeout`.
     /// *Cancellation*: cancels this caller's wait only; the function's call goes on for the
     /// others and its result is still stored.
     auto operator()(Args... args) const -> task<R> {
@@ -308,7 +319,7 @@ public:
                                     std::move(args)...);
         }
         bool write = how.cache_write && cache_ok;
-        co_return co_await self->compute(key, write, args...);
+        co_return co_await self->compute(key, write, nullptr, args...);
     }
 
     static auto invalidate(std::shared_ptr<memo_state> self, Args... args) -> task<bool> {
@@ -335,7 +346,26 @@ private:
         auto f = std::move(joined.first);
         if (joined.second) {
             auto ex = co_await boost::asio::this_coro::executor;
-            auto work = lead(self, key, f, cache_ok, clean_miss, std::move(args)...);
+            // Armed before the flight starts: the flight cancels it when it ends, from any
+            // thread of `ex`, and that must be the only call on the timer from then on.
+            std::shared_ptr<boost::asio::steady_timer> timer;
+            if (auto limit = self->call_limit(); limit.count() > 0) {
+                timer = std::make_shared<boost::asio::steady_timer>(ex, limit);
+                timer->async_wait([self, key, f, limit](boost::system::error_code ec) {
+                    if (ec || f->done()) {
+                        return;
+                    }
+                    bump(self->counters_.call_timeouts);
+                    self->flights_.fail(
+                        key, f,
+                        std::make_exception_ptr(boost::system::system_error(
+                            make_error_code(errc::timeout),
+                            "cached: '" + key + "' not computed within the call timeout of " +
+                                std::to_string(limit.count()) + " ms")));
+                });
+            }
+            auto work = lead(self, key, f, std::move(timer), cache_ok, clean_miss,
+                             std::move(args)...);
             boost::asio::co_spawn(ex, std::move(work), boost::asio::detached);
         } else {
             bump(self->counters_.shared);
@@ -345,15 +375,19 @@ private:
     }
 
     /// Runs the flight of `key` and completes it, with a value or the function's exception.
+    /// A flight that timed out (`timer` fired) is already failed; its result is then dropped.
     static auto lead(std::shared_ptr<memo_state> self, std::string key,
-                     std::shared_ptr<flight<R>> f, bool cache_ok, bool clean_miss, Args... args)
-        -> task<void> {
+                     std::shared_ptr<flight<R>> f, std::shared_ptr<boost::asio::steady_timer> timer,
+                     bool cache_ok, bool clean_miss, Args... args) -> task<void> {
         std::shared_ptr<R const> value;
         std::exception_ptr error;
         try {
-            value = co_await self->produce(key, cache_ok, clean_miss, args...);
+            value = co_await self->produce(key, f.get(), cache_ok, clean_miss, args...);
         } catch (...) {
             error = std::current_exception();
+        }
+        if (timer) {
+            timer->cancel();
         }
         if (error) {
             self->flights_.fail(key, f, std::move(error));
@@ -378,8 +412,18 @@ private:
     }
 
     /// The flight's work: a late look at the cache, then the function, under the lease if any.
-    auto produce(std::string const& key, bool cache_ok, bool clean_miss, Args&... args)
-        -> task<std::shared_ptr<R const>> {
+    /// The call timeout of a flight: the option, else the lease's TTL.
+    [[nodiscard]] auto call_limit() const -> std::chrono::milliseconds {
+        if (opts_.call_timeout) {
+            return *opts_.call_timeout;
+        }
+        return opts_.lease ? opts_.lease->ttl : std::chrono::milliseconds(0);
+    }
+
+    /// `f`, the flight this work completes: once it is done (failed by its call timeout), the
+    /// result is no longer stored.
+    auto produce(std::string const& key, flight<R> const* f, bool cache_ok, bool clean_miss,
+                 Args&... args) -> task<std::shared_ptr<R const>> {
         if (clean_miss) {
             // A flight that ended between this caller's miss and the start of this one has
             // stored the value: look again rather than call the function twice.
@@ -389,16 +433,17 @@ private:
             }
         }
         if (cache_ok && opts_.lease) {
-            co_return co_await produce_leased(key, args...);
+            co_return co_await produce_leased(key, f, args...);
         }
-        auto r = co_await compute(key, cache_ok, args...);
+        auto r = co_await compute(key, cache_ok, f, args...);
         co_return std::make_shared<R const>(std::move(r));
     }
 
     /// DESIGN.md section 6: one holder of the lease computes; the others poll the value with
     /// backoff until it lands, or until the lease is gone (released without a value, or
     /// expired with its holder), when the next `add` decides who takes over. Never all at once.
-    auto produce_leased(std::string const& key, Args&... args) -> task<std::shared_ptr<R const>> {
+    auto produce_leased(std::string const& key, flight<R> const* f, Args&... args)
+        -> task<std::shared_ptr<R const>> {
         auto const& lo = *opts_.lease;
         std::string lock_key = key + "\\lease";
         lease_lock lock(cache_, lock_key, lo, call_);
@@ -419,7 +464,7 @@ private:
                 break;  // the cache is failing: compute without it
             }
             if (mine) {
-                co_return co_await compute_leased(key, lock, args...);
+                co_return co_await compute_leased(key, lock, f, args...);
             }
             if (!waited) {
                 waited = true;
@@ -459,14 +504,14 @@ private:
                 break;
             }
         }
-        auto r = co_await compute(key, false, args...);
+        auto r = co_await compute(key, false, f, args...);
         co_return std::make_shared<R const>(std::move(r));
     }
 
     /// Holding the lease: look once more (a holder may have stored and released just before we
     /// took it), compute and store, then release on every path.
-    auto compute_leased(std::string const& key, lease_lock& lock, Args&... args)
-        -> task<std::shared_ptr<R const>> {
+    auto compute_leased(std::string const& key, lease_lock& lock, flight<R> const* f,
+                        Args&... args) -> task<std::shared_ptr<R const>> {
         std::shared_ptr<R const> value;
         std::exception_ptr error;
         try {
@@ -475,7 +520,7 @@ private:
             if (landed) {
                 value = std::make_shared<R const>(std::move(*landed));
             } else {
-                auto r = co_await compute(key, cache_ok, args...);
+                auto r = co_await compute(key, cache_ok, f, args...);
                 value = std::make_shared<R const>(std::move(r));
             }
         } catch (...) {
@@ -496,11 +541,13 @@ private:
         co_return value;
     }
 
-    /// Calls the function, then stores its result when `write` and the options allow.
-    auto compute(std::string const& key, bool write, Args&... args) -> task<R> {
+    /// Calls the function, then stores its result when `write` and the options allow, unless
+    /// flight `f` already ended without it (its call timeout passed).
+    auto compute(std::string const& key, bool write, flight<R> const* f, Args&... args)
+        -> task<R> {
         bump(counters_.upstream_calls);
         R r = co_await std::invoke(fn_, args...);
-        if (write) {
+        if (write && (f == nullptr || !f->done())) {
             co_await store(key, r);
         }
         co_return r;

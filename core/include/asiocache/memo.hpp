@@ -38,6 +38,7 @@ struct memo_stats {
     std::uint64_t shared = 0;          ///< Calls that joined a computation already in flight.
     std::uint64_t lease_waits = 0;     ///< Computations that waited for another holder's lease.
     std::uint64_t cache_errors = 0;    ///< Cache operations that failed (fail-open or not).
+    std::uint64_t call_timeouts = 0;   ///< Flights failed by `call_timeout` (function too slow).
 };
 
 /// Called for every cache failure a memoized call survives (fail-open): the error and the key.
@@ -99,6 +100,7 @@ public:
         std::atomic<std::uint64_t> shared{0};
         std::atomic<std::uint64_t> lease_waits{0};
         std::atomic<std::uint64_t> cache_errors{0};
+        std::atomic<std::uint64_t> call_timeouts{0};
     };
     counters counters_;
 
