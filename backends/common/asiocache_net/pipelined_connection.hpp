@@ -335,13 +335,19 @@ protected:
         std::move(handler_)(staged_ec_, std::move(staged_));
     }
 
+    // The executors handed out and posted to do not count as work: the request's own work
+    // guard keeps the caller's context running, and it is released on the caller's thread
+    // (in run_staged, or with the posted function). A tracked copy destroyed on the
+    // connection's thread could outlive a caller's io_context that finished its work.
     [[nodiscard]] auto completion_executor() const -> boost::asio::any_io_executor override {
-        return work_;
+        return boost::asio::prefer(work_, boost::asio::execution::outstanding_work.untracked);
     }
 
     void complete(boost::system::error_code ec, result_type r) override {
-        auto ex = std::move(work_);
-        auto fn = [h = std::move(handler_), ec, r = std::move(r)]() mutable {
+        boost::asio::any_io_executor ex =
+            boost::asio::prefer(work_, boost::asio::execution::outstanding_work.untracked);
+        auto fn = [h = std::move(handler_), ec, r = std::move(r),
+                   work = std::move(work_)]() mutable {
             auto slot = boost::asio::get_associated_cancellation_slot(h);
             if (slot.is_connected()) {
                 slot.clear();
