@@ -17,7 +17,8 @@
 # - redis-benchmark (-c 50 -P 1 and -P 16) and `redis_bench` (asiocache against raw hiredis);
 # - the Python floors under aiocache (python_asyncio_bound.py: aiocache is not packaged here);
 # and once each, with BENCH_REPS repetitions, the Google Benchmark micro-benchmarks (memory
-# against unordered_map, memoized call against facade get, memcached against libmemcached,
+# against unordered_map, memoized call against facade get, memcached against libmemcached and
+# on pools of 2 and 4 memcached with one stopped or killed (it starts those servers itself),
 # serializers and keys). make_results.py then writes RESULTS.md from the raw outputs, which are
 # kept in build/bench-release/results.
 #
@@ -169,7 +170,7 @@ log "micro-benchmarks: memoized call against facade get"
 "$build/benchmarks/memo_bench" "${gbench[@]}" >"$raw/memo.json"
 log "micro-benchmarks: serializers and keys"
 "$build/benchmarks/serializers_bench" "${gbench[@]}" >"$raw/serializers.json"
-log "micro-benchmarks: memcached against libmemcached (its own memcached)"
+log "micro-benchmarks: memcached against libmemcached, and pools with a stalled or dead server (their own memcached processes)"
 "$build/benchmarks/memcached_bench" "${gbench[@]}" --benchmark_min_time=0.3 >"$raw/memcached.json"
 
 log "writing $results_md"
