@@ -23,7 +23,7 @@
 //   of the same 100 items, and 100 backend `set`s one after another; ratio (multi_set over raw
 //   sets) and ratio_backend_sets (multi_set over the backend's sets).
 //
-// Pool benchmarks start their own memcached processes (`-t 1`, free 127.0.0.1 ports) and are
+// Pool benchmarks start their own memcached processes (local_server, `-t 1`) and are
 // bounded in time (one iteration each, a few seconds at most):
 // - `multi_set_round_trips`: a multi_set of 100 items over 2 servers, each server reached
 //   through a relay that counts round trips (client bursts that follow a server reply);
@@ -51,15 +51,10 @@
 #include <libmemcached/memcached.h>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -69,9 +64,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -81,10 +73,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#ifndef ASIOCACHE_BENCH_MEMCACHED_BIN
-#define ASIOCACHE_BENCH_MEMCACHED_BIN ""
-#endif
 
 namespace {
 
@@ -112,17 +100,19 @@ auto extra_server_args() -> std::vector<std::string> {
     return out;
 }
 
+// One worker thread (the later -t wins over local_server's -t 2): each side uses one
+// connection, which memcached serves on one thread anyway, and so both sides meet the same
+// server thread rather than whichever of two the kernel placed better.
+auto start_server() -> std::optional<asiocache::test::local_server> {
+    std::vector<std::string> args{"-t", "1"};
+    for (auto& a : extra_server_args()) {
+        args.push_back(std::move(a));
+    }
+    return asiocache::test::local_server::memcached(std::move(args));
+}
+
 auto server() -> asiocache::test::local_server* {
-    // One worker thread (the later -t wins over local_server's -t 2): each side uses one
-    // connection, which memcached serves on one thread anyway, and so both sides meet the same
-    // server thread rather than whichever of two the kernel placed better.
-    static auto s = [] {
-        std::vector<std::string> args{"-t", "1"};
-        for (auto& a : extra_server_args()) {
-            args.push_back(std::move(a));
-        }
-        return asiocache::test::local_server::memcached(std::move(args));
-    }();
+    static auto s = start_server();
     return s ? &*s : nullptr;
 }
 
@@ -514,179 +504,32 @@ void paired_multi_set_100(benchmark::State& state) {
 
 // --- Pools of servers started here ------------------------------------------------------------
 
-// A memcached process of this benchmark's own (its pid is needed for SIGSTOP): 127.0.0.1, a
-// free port, `-t 1`, dies with this process.
-class mc_process {
-public:
-    mc_process() {
-        if (!available()) {
-            throw std::runtime_error("memcached not found");
-        }
-        for (int attempt = 0;; ++attempt) {
-            port_ = asiocache::test::free_port();
-            try {
-                start();
-                return;
-            } catch (std::runtime_error const&) {
-                if (attempt == 4) {
-                    throw;
-                }
-            }
-        }
-    }
-    mc_process(mc_process const&) = delete;
-    auto operator=(mc_process const&) -> mc_process& = delete;
-    ~mc_process() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGCONT);
-            signal_and_reap(SIGTERM);
-        }
-    }
+using server_list = std::vector<asiocache::test::local_server>;
 
-    static auto available() -> bool {
-        std::string const bin = ASIOCACHE_BENCH_MEMCACHED_BIN;
-        return !bin.empty() && ::access(bin.c_str(), X_OK) == 0;
-    }
-
-    [[nodiscard]] auto port() const -> std::uint16_t { return port_; }
-    [[nodiscard]] auto running() const -> bool { return pid_ > 0; }
-
-    void start() {
-        if (pid_ > 0) {
-            return;
-        }
-        std::vector<std::string> args{ASIOCACHE_BENCH_MEMCACHED_BIN, "-l", "127.0.0.1", "-p",
-                                      std::to_string(port_), "-U", "0", "-t", "1", "-m", "64"};
-        if (::geteuid() == 0) {
-            args.insert(args.end(), {"-u", "root"});
-        }
-        for (auto& a : extra_server_args()) {
-            args.push_back(std::move(a));
-        }
-        std::vector<char*> argv;
-        for (auto& a : args) {
-            argv.push_back(a.data());
-        }
-        argv.push_back(nullptr);
-        pid_t pid = ::fork();
-        if (pid < 0) {
-            throw std::runtime_error("fork failed");
-        }
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            int devnull = ::open("/dev/null", O_RDWR);
-            if (devnull >= 0) {
-                ::dup2(devnull, STDIN_FILENO);
-                ::dup2(devnull, STDOUT_FILENO);
-                ::dup2(devnull, STDERR_FILENO);
-            }
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        pid_ = pid;
-        auto const end = steady::now() + 10s;
-        while (steady::now() < end) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                throw std::runtime_error("memcached exited during start-up");
-            }
-            if (answers()) {
-                return;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        signal_and_reap(SIGKILL);
-        throw std::runtime_error("memcached did not answer within 10 s");
-    }
-    // SIGSTOP, then waits (up to 1 s) until every thread of the server is stopped, so that no
-    // request sent afterwards is served.
-    void pause() const {
-        ::kill(pid_, SIGSTOP);
-        auto const end = steady::now() + 1s;
-        while (!all_threads_stopped() && steady::now() < end) {
-            std::this_thread::sleep_for(100us);
-        }
-    }
-    void resume() const { ::kill(pid_, SIGCONT); }
-    void kill() { signal_and_reap(SIGKILL); }
-
-private:
-    [[nodiscard]] auto all_threads_stopped() const -> bool {
-        std::error_code ec;
-        auto const dir = std::filesystem::path("/proc") / std::to_string(pid_) / "task";
-        for (auto const& task : std::filesystem::directory_iterator(dir, ec)) {
-            std::ifstream in(task.path() / "stat");
-            std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            auto const close = stat.rfind(')');
-            if (close == std::string::npos || close + 2 >= stat.size() ||
-                (stat[close + 2] != 'T' && stat[close + 2] != 't')) {
-                return false;
-            }
-        }
-        return !ec;
-    }
-    [[nodiscard]] auto answers() const -> bool {
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            return false;
-        }
-        timeval tv{0, 200'000};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port_);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bool ok = false;
-        std::string_view const request = "version\r\n";
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-            ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-                static_cast<ssize_t>(request.size())) {
-            char buf[64];
-            auto n = ::recv(fd, buf, sizeof buf, 0);
-            ok = n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).starts_with("VERSION");
-        }
-        ::close(fd);
-        return ok;
-    }
-    void signal_and_reap(int sig) {
-        if (pid_ <= 0) {
-            return;
-        }
-        ::kill(pid_, sig);
-        int status = 0;
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-        pid_ = -1;
-    }
-
-    std::uint16_t port_ = 0;
-    pid_t pid_ = -1;
-};
-
-// `count` servers of this process, started on first use (nullptr when memcached is missing).
-auto pool(std::size_t count) -> std::vector<std::unique_ptr<mc_process>>* {
-    static std::vector<std::unique_ptr<mc_process>> two;
-    static std::vector<std::unique_ptr<mc_process>> four;
-    if (!mc_process::available()) {
-        return nullptr;
-    }
+// `count` servers of this process, started on first use (nullptr when memcached is missing):
+// the throughput benchmarks' server settings, free 127.0.0.1 ports, each dies with this
+// process.
+auto pool(std::size_t count) -> server_list* {
+    static server_list two;
+    static server_list four;
     auto& p = count == 2 ? two : four;
     while (p.size() < count) {
-        p.push_back(std::make_unique<mc_process>());
+        auto s = start_server();
+        if (!s) {
+            return nullptr;
+        }
+        p.push_back(std::move(*s));
     }
     for (auto& s : p) {
-        s->start();  // a server killed by an earlier repetition comes back
+        s.start();  // a server killed by an earlier repetition comes back
     }
     return &p;
 }
 
-auto endpoints_of(std::vector<std::unique_ptr<mc_process>> const& p)
-    -> std::vector<asiocache::endpoint> {
+auto endpoints_of(server_list const& p) -> std::vector<asiocache::endpoint> {
     std::vector<asiocache::endpoint> out;
     for (auto const& s : p) {
-        out.push_back({"127.0.0.1", s->port()});
+        out.push_back({s.host(), s.port()});
     }
     return out;
 }
@@ -852,8 +695,8 @@ void multi_set_round_trips(benchmark::State& state) {
         state.SkipWithError("memcached not found");
         return;
     }
-    relay r0((*servers)[0]->port());
-    relay r1((*servers)[1]->port());
+    relay r0((*servers)[0].port());
+    relay r1((*servers)[1].port());
     std::vector<asiocache::endpoint> eps{{"127.0.0.1", r0.port()}, {"127.0.0.1", r1.port()}};
     ketama placement(eps);
     auto owned = keys_by_owner(placement, 2, 50);  // 50 keys on each server
@@ -955,13 +798,18 @@ auto stalled_worker(backend_bench& b, std::vector<std::string> const& keys, std:
 // SIGSTOPs a server for the scope, and SIGCONTs it when the scope ends, whatever happens.
 class stall_scope {
 public:
-    explicit stall_scope(mc_process const& s) : s_(s) { s_.pause(); }
+    explicit stall_scope(asiocache::test::local_server& s) : s_(s) {
+        if (!s_.pause()) {
+            s_.resume();
+            throw std::runtime_error("memcached did not stop on SIGSTOP");
+        }
+    }
     stall_scope(stall_scope const&) = delete;
     auto operator=(stall_scope const&) -> stall_scope& = delete;
     ~stall_scope() { s_.resume(); }
 
 private:
-    mc_process const& s_;
+    asiocache::test::local_server& s_;
 };
 
 // 2 servers; alternate phases of 300 ms: healthy-server gets alone, then the same with the
@@ -981,7 +829,7 @@ void pool_stalled_server(benchmark::State& state) {
     auto owned = keys_by_owner(placement, 2, 500);
     auto const& healthy_keys = owned[0];
     auto const& stalled_keys = owned[1];
-    auto& stalled_server = *(*servers)[1];
+    auto& stalled_server = (*servers)[1];
     backend_bench b(eps);
     latencies lat;
     try {
@@ -1076,7 +924,7 @@ void pool_dead_server(benchmark::State& state) {
         state.SkipWithError(e.what());
         return;
     }
-    (*servers)[dead]->kill();
+    (*servers)[dead].kill();
     double gets = 0;
     double errors = 0;
     double live_key_errors = 0;

@@ -14,7 +14,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 
 #ifndef ASIOCACHE_REDIS_SERVER_BIN
@@ -55,6 +60,23 @@ auto probe(std::uint16_t port, std::string_view request, std::string_view expect
     }
     ::close(fd);
     return ok;
+}
+
+// True when every thread of `pid` is stopped ('T' or 't' in /proc/<pid>/task/<tid>/stat).
+auto all_threads_stopped(pid_t pid) -> bool {
+    std::error_code ec;
+    auto const dir = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+    for (auto const& task : std::filesystem::directory_iterator(dir, ec)) {
+        std::ifstream in(task.path() / "stat");
+        std::string const stat((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        auto const close = stat.rfind(')');  // the command name may hold spaces and ')'
+        if (close == std::string::npos || close + 2 >= stat.size() ||
+            (stat[close + 2] != 'T' && stat[close + 2] != 't')) {
+            return false;
+        }
+    }
+    return !ec;
 }
 
 }  // namespace
@@ -202,7 +224,31 @@ void local_server::signal_and_reap(int sig) {
     pid_ = -1;
 }
 
-void local_server::stop() { signal_and_reap(SIGTERM); }
+void local_server::stop() {
+    resume();  // a stopped process would hold SIGTERM until continued
+    signal_and_reap(SIGTERM);
+}
+
+auto local_server::pause() -> bool {
+    if (pid_ <= 0) {
+        return false;
+    }
+    ::kill(pid_, SIGSTOP);
+    auto const end = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!all_threads_stopped(pid_)) {
+        if (std::chrono::steady_clock::now() >= end) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return true;
+}
+
+void local_server::resume() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGCONT);
+    }
+}
 
 void local_server::kill() { signal_and_reap(SIGKILL); }
 

@@ -37,12 +37,18 @@ public:
     [[nodiscard]] auto address() const -> std::string;
     [[nodiscard]] auto running() const noexcept -> bool { return pid_ > 0; }
 
-    /// SIGTERM, then waits for the process to exit.
+    /// SIGTERM (after SIGCONT, should it be paused), then waits for the process to exit.
     void stop();
     /// SIGKILL, then waits: a crash, with no chance to close connections cleanly.
     void kill();
     /// Starts again on the same port and waits until it answers.
     void start();
+    /// SIGSTOP, then waits (up to 1 s) until every thread of the server is stopped, so that
+    /// nothing sent afterwards is served: a stalled server, its connections open. Returns
+    /// whether every thread stopped.
+    auto pause() -> bool;
+    /// SIGCONT: a paused server answers again, beginning with what waited for it.
+    void resume();
 
 private:
     local_server(kind k, std::string binary, std::vector<std::string> args);
