@@ -173,8 +173,10 @@ int main(int argc, char** argv) {
          fmt::format("redis://127.0.0.1:{}?namespace=soak&timeout=300ms&health_check=200ms&"
                      "reconnect_min=10ms&reconnect_max=200ms&connect_timeout=300ms",
                      redis_proxy.port())},
-        {"memcached", fmt::format("memcached://127.0.0.1:{}?namespace=soak&timeout=300ms",
-                                  memcached_proxy.port())},
+        {"memcached",
+         fmt::format("memcached://127.0.0.1:{}?namespace=soak&timeout=300ms&health_check=200ms&"
+                     "reconnect_min=10ms&reconnect_max=200ms&connect_timeout=300ms",
+                     memcached_proxy.port())},
     };
 
     auto stop = std::make_shared<bool>(false);
