@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -936,6 +937,36 @@ TEST(memcached_pool_test, a_multi_get_hit_for_a_key_never_asked_is_a_protocol_er
     } catch (boost::system::system_error const& e) {
         EXPECT_EQ(e.code(), errc::protocol_error) << e.what();
     }
+}
+
+TEST(memcached_pool_test, a_multi_get_answered_out_of_order_still_fills_the_right_slots) {
+    // memcached answers a classic get in the order asked; a proxy merging several servers'
+    // answers may not. Every VALUE still lands in the slots of its own key (duplicates too),
+    // and a key with no VALUE is a miss.
+    std::mutex mutex;  // the fake server answers on its own thread
+    std::string asked;
+    fault_server server(asiocache::test::meta_server(
+        [&](meta_command const& m) -> std::optional<reply_plan> {
+            if (m.name == "get") {
+                std::lock_guard lock(mutex);
+                asked = m.line;
+                return reply_plan{.bytes = "VALUE c 0 2\r\nvc\r\nVALUE a 0 2\r\nva\r\n"
+                                           "VALUE a 0 2\r\nva\r\nEND\r\n"};
+            }
+            return std::nullopt;
+        }));
+    asio::io_context io;
+    auto b = make_memcached_backend(io.get_executor(), options_on({server.port()}));
+    auto got = run(io, b->multi_get({"a", "b", "c", "a"}, deadline::after(1s)), 3s);
+    {
+        std::lock_guard lock(mutex);
+        EXPECT_EQ(asked, "get a b c a");
+    }
+    ASSERT_EQ(got.size(), 4U);
+    EXPECT_EQ(got[0], std::optional<std::string>("va"));
+    EXPECT_EQ(got[1], std::nullopt);
+    EXPECT_EQ(got[2], std::optional<std::string>("vc"));
+    EXPECT_EQ(got[3], std::optional<std::string>("va"));
 }
 
 // --- ttl() and connections -----------------------------------------------------------------------

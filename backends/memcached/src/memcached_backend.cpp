@@ -737,38 +737,53 @@ private:
         return groups;
     }
 
-    // One server's share of a multi_get: one classic `get k1 k2 ...` (each key once), which
-    // memcached answers in one pass with a VALUE per hit and END.
+    // One server's share of a multi_get: one classic `get k1 k2 ...`, which memcached answers
+    // in one pass with a VALUE per hit, in the order asked, and END. A duplicate key is asked
+    // again and answered again. Each VALUE is matched by a scan forward from the last match
+    // (the keys in between were misses); a VALUE out of that order (a proxy that merges
+    // servers' answers) is matched by a search of every key asked, and one for no key asked is
+    // a protocol error.
     auto fetch(std::size_t s, std::vector<std::string> const& keys,
                std::vector<std::size_t> const& idx, std::vector<std::optional<std::string>>& out,
                deadline dl) -> task<void> {
-        std::unordered_map<std::string_view, std::vector<std::size_t>> where;
-        where.reserve(idx.size());
-        std::vector<std::string_view> unique;
-        unique.reserve(idx.size());
+        std::vector<std::string_view> asked;
+        asked.reserve(idx.size());
+        std::size_t bytes = 8;
         for (auto i : idx) {
-            auto [it, fresh] = where.try_emplace(keys[i]);
-            if (fresh) {
-                unique.push_back(keys[i]);
-            }
-            it->second.push_back(i);
+            asked.emplace_back(keys[i]);
+            bytes += keys[i].size() + 1;
         }
         std::string cmd;
-        cmd.reserve(unique.size() * 24 + 8);
-        meta::append_multi_get(cmd, unique);
+        cmd.reserve(bytes);
+        meta::append_multi_get(cmd, asked);
         auto rs = co_await exec(s, std::move(cmd), meta::until::end, dl);
+        std::size_t next = 0;
         for (auto& r : rs) {
             if (r.type == kind::end) {
                 break;
             }
-            auto it = r.type == kind::item ? where.find(r.flags) : where.end();
-            if (it == where.end()) {
+            if (r.type != kind::item) {
                 unexpected(r, name(s), "multi_get", keys[idx.front()]);
             }
-            for (std::size_t n = 0; n + 1 < it->second.size(); ++n) {
-                out[it->second[n]] = r.data;
+            auto j = next;
+            while (j < asked.size() && asked[j] != r.flags) {
+                ++j;
             }
-            out[it->second.back()] = std::move(r.data);
+            if (j < asked.size()) {
+                out[idx[j]] = std::move(r.data);
+                next = j + 1;
+                continue;
+            }
+            bool found = false;
+            for (std::size_t k = 0; k < asked.size(); ++k) {
+                if (asked[k] == r.flags) {
+                    out[idx[k]] = r.data;
+                    found = true;
+                }
+            }
+            if (!found) {
+                unexpected(r, name(s), "multi_get", keys[idx.front()]);
+            }
         }
     }
 
