@@ -13,153 +13,153 @@ set xlabel 'percentile'
 set ylabel 'latency (log scale)'
 set bmargin 9
 $l0_0 << EOD
-0 0.331
-1 0.703
-2 1.087
-3 1.503
-4 265.023
+0 0.441
+1 0.875
+2 1.279
+3 2.023
+4 363.899
 EOD
 $lb0_0 << EOD
-0 0.17
-1 0.371
-2 0.643
-3 0.995
-4 605.698
+0 0.171
+1 0.451
+2 0.891
+3 1.935
+4 709.482
 EOD
 $l0_1 << EOD
-0 86.015
-1 119.295
-2 162.815
-3 253.951
-4 4181.329
+0 82.431
+1 113.663
+2 301.055
+3 708.607
+4 4050.825
 EOD
 $lb0_1 << EOD
-0 79.359
-1 105.983
-2 144.383
-3 227.327
-4 2526.435
+0 70.655
+1 91.135
+2 143.359
+3 321.535
+4 2231.759
 EOD
 $l0_2 << EOD
-0 85.503
-1 120.319
-2 240.639
-3 585.727
-4 2703.999
+0 80.895
+1 122.367
+2 335.871
+3 880.639
+4 5385.217
 EOD
 $lb0_2 << EOD
-0 65.023
-1 90.623
-2 137.215
-3 319.487
-4 2491.504
+0 69.119
+1 105.983
+2 317.439
+3 978.943
+4 4176.406
 EOD
 set title 'concurrency 1'
 set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 4 noopaque font ',11'
 plot $l0_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb0_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:28528/0  asiocache', \
-     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:28528/0  raw hiredis pipelined', \
-     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:23363  asiocache', \
-     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:23363  raw libmemcached sync'
+     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  asiocache', \
+     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  raw hiredis pipelined', \
+     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  asiocache', \
+     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  raw libmemcached sync'
 $l1_0 << EOD
-0 0.361
-1 0.683
-2 1.015
-3 1.439
-4 238.543
+0 0.381
+1 0.775
+2 1.183
+3 1.927
+4 179.266
 EOD
 $lb1_0 << EOD
-0 0.281
-1 0.571
-2 0.923
-3 1.343
-4 356.097
+0 0.16
+1 0.311
+2 0.563
+3 0.855
+4 106.798
 EOD
 $l1_1 << EOD
-0 201.727
-1 272.383
-2 518.143
-3 1671.167
-4 2845.408
+0 149.503
+1 199.679
+2 278.527
+3 421.887
+4 2731.77
 EOD
 $lb1_1 << EOD
-0 195.583
-1 245.759
-2 321.535
-3 1081.343
-4 2971.345
+0 173.055
+1 219.135
+2 272.383
+3 382.975
+4 1992.925
 EOD
 $l1_2 << EOD
-0 160.767
-1 257.023
-2 421.887
-3 1802.239
-4 4423.968
+0 105.983
+1 195.583
+2 309.247
+3 448.511
+4 3817.168
 EOD
 $lb1_2 << EOD
-0 77.311
-1 107.007
-2 159.743
-3 503.807
-4 2487.187
+0 67.071
+1 97.279
+2 155.647
+3 428.031
+4 1889.471
 EOD
 set title 'concurrency 64'
 unset key
 plot $l1_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb1_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:28528/0  asiocache', \
-     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:28528/0  raw hiredis pipelined', \
-     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:23363  asiocache', \
-     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:23363  raw libmemcached sync'
+     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  asiocache', \
+     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  raw hiredis pipelined', \
+     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  asiocache', \
+     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  raw libmemcached sync'
 $l2_0 << EOD
-0 0.623
-1 0.991
-2 1.335
-3 1.799
-4 105.306
+0 0.22
+1 0.471
+2 0.923
+3 1.527
+4 1418.933
 EOD
 $lb2_0 << EOD
-0 0.16
-1 0.401
-2 0.803
-3 1.183
-4 453.011
+0 0.15
+1 0.281
+2 0.683
+3 1.519
+4 976.788
 EOD
 $l2_1 << EOD
-0 794.623
-1 1212.415
-2 1613.823
-3 3227.647
-4 5062.174
+0 798.719
+1 1130.495
+2 1466.367
+3 2801.663
+4 3766.183
 EOD
 $lb2_1 << EOD
-0 716.799
-1 929.791
-2 1089.535
-3 3489.791
-4 4106.772
+0 712.703
+1 921.599
+2 1392.639
+3 3276.799
+4 4895.987
 EOD
 $l2_2 << EOD
-0 811.007
-1 1245.183
-2 1933.311
-3 2883.583
-4 4552.829
+0 978.943
+1 1425.407
+2 2768.895
+3 4620.287
+4 6860.064
 EOD
 $lb2_2 << EOD
-0 65.279
-1 91.647
-2 138.239
-3 218.111
-4 4513.941
+0 69.119
+1 103.423
+2 264.191
+3 737.279
+4 3304.829
 EOD
 set title 'concurrency 512'
 unset key
 plot $l2_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb2_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:28528/0  asiocache', \
-     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:28528/0  raw hiredis pipelined', \
-     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:23363  asiocache', \
-     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:23363  raw libmemcached sync'
+     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  asiocache', \
+     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  raw hiredis pipelined', \
+     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  asiocache', \
+     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  raw libmemcached sync'
 unset multiplot
