@@ -28,6 +28,7 @@
 #include <atomic>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -652,9 +653,16 @@ TEST(memcached_threads_test, gets_from_other_threads_resume_on_their_own_executo
     std::atomic<int> failed{0};
     std::vector<std::thread> threads;
     std::vector<int> done(callers, 0);
+    // The callers' contexts outlive the connection's thread: Asio signals a context's condition
+    // variable after it has queued the handler and unlocked, so a context destroyed as soon as
+    // its last completion ran could still be inside that signal on the other thread.
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (int c = 0; c < callers; ++c) {
+        contexts.push_back(std::make_unique<asio::io_context>());
+    }
     for (int c = 0; c < callers; ++c) {
         threads.emplace_back([&, c] {
-            asio::io_context mine;
+            asio::io_context& mine = *contexts[static_cast<std::size_t>(c)];
             auto const me = std::this_thread::get_id();
             for (int i = 0; i < per_caller; ++i) {
                 auto k = (i * 7 + c) % (keys + 10);  // keys 50..59 are misses
