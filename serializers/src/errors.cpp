@@ -37,6 +37,29 @@ public:
 
 }  // namespace
 
+auto to_string(errc e) noexcept -> std::string_view {
+    switch (e) {
+        case errc::timeout: return "timeout";
+        case errc::key_exists: return "key_exists";
+        case errc::backend_unavailable: return "backend_unavailable";
+        case errc::protocol_error: return "protocol_error";
+        case errc::backend_error: return "backend_error";
+        case errc::serialization_failed: return "serialization_failed";
+        case errc::invalid_key: return "invalid_key";
+        case errc::value_too_large: return "value_too_large";
+        case errc::not_a_number: return "not_a_number";
+        case errc::not_supported: return "not_supported";
+        case errc::invalid_argument: return "invalid_argument";
+        case errc::cas_mismatch: return "cas_mismatch";
+        case errc::lock_not_acquired: return "lock_not_acquired";
+        case errc::unknown_backend: return "unknown_backend";
+        case errc::unknown_alias: return "unknown_alias";
+        case errc::invalid_config: return "invalid_config";
+        case errc::closed: return "closed";
+    }
+    return {};
+}
+
 auto cache_category() noexcept -> boost::system::error_category const& {
     static category const instance;
     return instance;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -38,6 +39,13 @@ enum class errc {
     invalid_config,        ///< A URL or config entry is malformed or has unknown parameters.
     closed,                ///< The cache was closed and this backend does not reopen.
 };
+
+/// The number one past the largest `errc` value: handy for per-error arrays.
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::closed) + 1;
+
+/// The name of `e` as written in the enum ("timeout", "backend_unavailable", ...), for logs and
+/// metric labels; empty for a value that is not an `errc`.
+auto to_string(errc e) noexcept -> std::string_view;
 
 /// The `"asiocache"` error category.
 auto cache_category() noexcept -> boost::system::error_category const&;

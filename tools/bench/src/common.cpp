@@ -130,33 +130,10 @@ auto summarize(histogram const& h) -> latency_summary {
 }
 
 namespace {
-auto errc_name(errc e) -> char const* {
-    switch (e) {
-        case errc::timeout: return "timeout";
-        case errc::key_exists: return "key_exists";
-        case errc::backend_unavailable: return "backend_unavailable";
-        case errc::protocol_error: return "protocol_error";
-        case errc::backend_error: return "backend_error";
-        case errc::serialization_failed: return "serialization_failed";
-        case errc::invalid_key: return "invalid_key";
-        case errc::value_too_large: return "value_too_large";
-        case errc::not_a_number: return "not_a_number";
-        case errc::not_supported: return "not_supported";
-        case errc::invalid_argument: return "invalid_argument";
-        case errc::cas_mismatch: return "cas_mismatch";
-        case errc::lock_not_acquired: return "lock_not_acquired";
-        case errc::unknown_backend: return "unknown_backend";
-        case errc::unknown_alias: return "unknown_alias";
-        case errc::invalid_config: return "invalid_config";
-        case errc::closed: return "closed";
-    }
-    return nullptr;
-}
-
 auto slot_of(boost::system::error_code const& ec) -> std::size_t {
     if (ec.category() == cache_category() && ec.value() > 0 &&
         static_cast<std::size_t>(ec.value()) < detail::error_slots &&
-        errc_name(static_cast<errc>(ec.value())) != nullptr) {
+        !to_string(static_cast<errc>(ec.value())).empty()) {
         return static_cast<std::size_t>(ec.value());
     }
     return 0;
@@ -165,7 +142,7 @@ auto slot_of(boost::system::error_code const& ec) -> std::size_t {
 
 auto error_kind(boost::system::error_code const& ec) -> std::string {
     auto const s = slot_of(ec);
-    return s == 0 ? "other" : errc_name(static_cast<errc>(s));
+    return std::string(s == 0 ? std::string_view("other") : to_string(static_cast<errc>(s)));
 }
 
 namespace detail {
