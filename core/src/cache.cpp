@@ -56,7 +56,7 @@ cache::scope::scope(cache const& c, op o, std::string_view key, std::size_t n) n
     if (plugins_ == nullptr) {
         return;
     }
-    start_ = clock::now();
+    start_ = detail::op_clock::now();
     op_start const event{o, key, n};
     for (auto const& p : *plugins_) {
         p->before(event);
@@ -67,7 +67,9 @@ cache::scope::~scope() {
     if (plugins_ == nullptr) {
         return;
     }
-    op_result const event{op_, key_, count_, clock::now() - start_, hits_, error_};
+    op_result const event{op_, key_, count_,
+                           detail::op_clock::between(start_, detail::op_clock::now()), hits_,
+                           error_};
     for (auto const& p : *plugins_) {
         p->after(event);
     }

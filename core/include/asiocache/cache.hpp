@@ -2,6 +2,7 @@
 #pragma once
 
 #include "asiocache/backend.hpp"
+#include "asiocache/detail/op_clock.hpp"
 #include "asiocache/detail/race_timeout.hpp"
 #include "asiocache/errors.hpp"
 #include "asiocache/plugin.hpp"
@@ -288,7 +289,7 @@ private:
         op op_;
         std::string_view key_;
         std::size_t count_;
-        clock::time_point start_{};
+        detail::op_clock::ticks start_ = 0;
         std::size_t hits_ = 0;
         boost::system::error_code error_;
     };
