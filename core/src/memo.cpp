@@ -52,6 +52,7 @@ auto memo_base::cache_failed(std::exception_ptr const& error, std::string_view k
     if (!fail_open_ || code == errc::not_supported || code == errc::invalid_argument) {
         std::rethrow_exception(error);
     }
+    bump(counters_.fail_opens);
     if (on_cache_error_) {
         on_cache_error_(code, key);
     }
@@ -64,7 +65,7 @@ auto memo_base::stats() const noexcept -> memo_stats {
     };
     return {load(counters_.hits),   load(counters_.misses),      load(counters_.upstream_calls),
             load(counters_.shared), load(counters_.lease_waits), load(counters_.cache_errors),
-            load(counters_.call_timeouts)};
+            load(counters_.call_timeouts), load(counters_.fail_opens)};
 }
 
 }  // namespace asiocache::detail
