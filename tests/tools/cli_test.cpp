@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -373,6 +374,129 @@ TEST_P(server_cli_test, raw_passes_commands_through) {
     EXPECT_EQ(err.exit_code, 3) << describe(err);
     auto json = run({"--json", "raw", "INCR", "neg"});
     EXPECT_EQ(nlohmann::json::parse(json.out), 0);
+}
+
+TEST_P(server_cli_test, stats_json_counts_hits_misses_and_the_urls_keys) {
+    if (!redis()) {
+        GTEST_SKIP() << "redis only; memcached has stats_json_lists_each_memcached_server";
+    }
+    // Database 3, which only this test writes: 4 keys there, 1 in database 0.
+    auto db3 = url_ + "/3";
+    ASSERT_EQ(cli({db3, "mset", "a", "1", "b", "2", "c", "3", "d", "4"}).exit_code, 0);
+    ASSERT_EQ(run({"set", "elsewhere", "x"}).exit_code, 0);
+    auto before = cli({db3, "--json", "stats"});
+    ASSERT_EQ(before.exit_code, 0) << describe(before);
+    for (auto const* key : {"a", "b", "c"}) {
+        ASSERT_EQ(cli({db3, "get", key}).exit_code, 0);
+    }
+    for (auto const* key : {"nope1", "nope2"}) {
+        ASSERT_EQ(cli({db3, "get", key}).exit_code, 1);
+    }
+    auto after = cli({db3, "--json", "stats"});
+    ASSERT_EQ(after.exit_code, 0) << describe(after);
+    auto was = nlohmann::json::parse(before.out).at("server");
+    auto doc = nlohmann::json::parse(after.out);
+    auto now = doc.at("server");
+    EXPECT_EQ(doc.at("backend"), "redis");  // the traits are still there
+    EXPECT_EQ(now.at("address"), server_.get()->address());
+    for (auto const* field :
+         {"keyspace_hits", "keyspace_misses", "used_memory", "evicted_keys", "expired_keys",
+          "total_commands_processed", "instantaneous_ops_per_sec", "connected_clients", "db",
+          "keys", "expires"}) {
+        EXPECT_TRUE(now.at(field).is_number_integer()) << field << ": " << now;
+    }
+    EXPECT_TRUE(now.at("used_memory_human").is_string()) << now;
+    EXPECT_EQ(now.at("db"), 3);
+    EXPECT_EQ(now.at("keys"), 4);
+    // This server serves this test alone: the gets above are the only lookups in between.
+    auto hits = now.at("keyspace_hits").get<std::int64_t>();
+    auto misses = now.at("keyspace_misses").get<std::int64_t>();
+    EXPECT_EQ(hits - was.at("keyspace_hits").get<std::int64_t>(), 3);
+    EXPECT_EQ(misses - was.at("keyspace_misses").get<std::int64_t>(), 2);
+    ASSERT_TRUE(now.at("hit_ratio").is_number()) << now;
+    EXPECT_DOUBLE_EQ(now.at("hit_ratio").get<double>(),
+                     static_cast<double>(hits) / static_cast<double>(hits + misses));
+    EXPECT_GT(now.at("used_memory").get<std::int64_t>(), 0);
+    EXPECT_GT(now.at("total_commands_processed").get<std::int64_t>(),
+              was.at("total_commands_processed").get<std::int64_t>() + 5);
+    EXPECT_GE(now.at("connected_clients").get<std::int64_t>(), 1);
+    EXPECT_EQ(nlohmann::json::parse(run({"--json", "stats"}).out).at("server").at("keys"), 1);
+
+    auto plain = cli({db3, "stats"});
+    ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+    EXPECT_TRUE(contains(plain.out, "backend: redis\n")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "# server " + server_.get()->address() + "\n")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "keyspace_hits: " + std::to_string(hits) + "\n")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "keys: 4\n")) << plain.out;
+}
+
+TEST_P(server_cli_test, stats_json_lists_each_memcached_server) {
+    if (redis()) {
+        GTEST_SKIP() << "memcached only";
+    }
+    auto second = local_server::memcached();
+    ASSERT_TRUE(second);
+    auto both = url_ + "," + second->address();
+    ASSERT_EQ(cli({both, "mset", "k1", "a", "k2", "b", "k3", "c", "k4", "d", "k5", "e", "k6", "f"})
+                  .exit_code,
+              0);
+    for (auto const* key : {"k1", "k2", "k3"}) {
+        ASSERT_EQ(cli({both, "get", key}).exit_code, 0);
+    }
+    for (auto const* key : {"nope1", "nope2"}) {
+        ASSERT_EQ(cli({both, "get", key}).exit_code, 1);
+    }
+    auto r = cli({both, "--json", "stats"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    auto servers = nlohmann::json::parse(r.out).at("servers");
+    ASSERT_EQ(servers.size(), 2U) << r.out;
+    EXPECT_EQ(servers[0].at("address"), server_.get()->address());
+    EXPECT_EQ(servers[1].at("address"), second->address());
+    std::int64_t items = 0;
+    std::int64_t hits = 0;
+    std::int64_t misses = 0;
+    for (auto const& s : servers) {
+        for (auto const* field :
+             {"get_hits", "get_misses", "evictions", "bytes", "limit_maxbytes", "curr_items",
+              "curr_connections", "cmd_get", "cmd_set", "uptime"}) {
+            EXPECT_TRUE(s.at(field).is_number_integer()) << field << ": " << s;
+        }
+        auto h = s.at("get_hits").get<std::int64_t>();
+        auto m = s.at("get_misses").get<std::int64_t>();
+        if (h + m == 0) {
+            EXPECT_TRUE(s.at("hit_ratio").is_null()) << s;
+        } else {
+            EXPECT_DOUBLE_EQ(s.at("hit_ratio").get<double>(),
+                             static_cast<double>(h) / static_cast<double>(h + m));
+        }
+        EXPECT_FALSE(s.contains("error")) << s;
+        items += s.at("curr_items").get<std::int64_t>();
+        hits += h;
+        misses += m;
+    }
+    // Both servers are this test's alone.
+    EXPECT_EQ(items, 6);
+    EXPECT_EQ(hits, 3);
+    EXPECT_EQ(misses, 2);
+    auto plain = cli({both, "stats"});
+    EXPECT_TRUE(contains(plain.out, "# server " + second->address() + "\n")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "limit_maxbytes: ")) << plain.out;
+}
+
+TEST_P(server_cli_test, stats_shows_the_servers_that_answer_when_one_is_down) {
+    if (redis()) {
+        GTEST_SKIP() << "memcached only: a redis URL names one server";
+    }
+    auto dead = "127.0.0.1:" + std::to_string(asiocache::test::free_port());
+    auto r = cli({url_ + "," + dead, "--timeout", "2s", "--json", "stats"});
+    EXPECT_EQ(r.exit_code, 3) << describe(r);
+    EXPECT_TRUE(contains(r.err, dead)) << r.err;
+    auto servers = nlohmann::json::parse(r.out).at("servers");
+    ASSERT_EQ(servers.size(), 2U) << r.out;
+    EXPECT_TRUE(servers[0].at("curr_items").is_number()) << servers[0];
+    EXPECT_FALSE(servers[0].contains("error")) << servers[0];
+    EXPECT_EQ(servers[1].at("address"), dead);
+    EXPECT_TRUE(servers[1].at("error").is_string()) << servers[1];
 }
 
 INSTANTIATE_TEST_SUITE_P(servers, server_cli_test, asiocache::test::both_server_kinds(),

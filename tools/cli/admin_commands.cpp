@@ -6,8 +6,15 @@
 #include "asiocache/backends/memory.hpp"
 #endif
 
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <string_view>
+#include <utility>
 
 namespace asiocache::cli {
 namespace {
@@ -64,6 +71,371 @@ void print_reply(raw_reply const& r, std::string const& indent) {
     }
 }
 
+// ---- a backend's own figures, for stats ----
+
+// Named figures in the order they are printed; a JSON object (sorted) only in --json output.
+using fields = std::vector<std::pair<std::string, nlohmann::json>>;
+
+auto to_object(fields const& f) -> nlohmann::json {
+    auto out = nlohmann::json::object();
+    for (auto const& [k, v] : f) {
+        out[k] = v;
+    }
+    return out;
+}
+
+// A figure as the server wrote it, as JSON: a number where the text is one, else the text.
+auto figure(std::string_view text) -> nlohmann::json {
+    auto const* end = text.data() + text.size();
+    if (!text.empty() && text.front() != '-') {
+        std::uint64_t u = 0;
+        if (auto [p, ec] = std::from_chars(text.data(), end, u); ec == std::errc{} && p == end) {
+            return u;
+        }
+    }
+    std::int64_t i = 0;
+    if (auto [p, ec] = std::from_chars(text.data(), end, i); ec == std::errc{} && p == end) {
+        return i;
+    }
+    double d = 0;
+    if (auto [p, ec] = std::from_chars(text.data(), end, d); ec == std::errc{} && p == end) {
+        return d;
+    }
+    return std::string(text);
+}
+
+auto count_of(std::string_view text) -> std::uint64_t {
+    std::uint64_t u = 0;
+    std::from_chars(text.data(), text.data() + text.size(), u);
+    return u;
+}
+
+// hits / lookups, or null when there were no lookups (a ratio of nothing is not 0).
+auto ratio(std::uint64_t hits, std::uint64_t lookups) -> nlohmann::json {
+    if (lookups == 0) {
+        return nullptr;
+    }
+    return static_cast<double>(hits) / static_cast<double>(lookups);
+}
+
+// Redis's used_memory_human form: 1023B, 1.50K, 2.25M.
+auto human_bytes(std::uint64_t n) -> std::string {
+    if (n < 1024) {
+        return fmt::format("{}B", n);
+    }
+    auto v = static_cast<double>(n) / 1024;
+    for (char const* unit : {"K", "M", "G", "T"}) {
+        if (v < 1024 || std::string_view(unit) == "T") {
+            return fmt::format("{:.2f}{}", v, unit);
+        }
+        v /= 1024;
+    }
+    return {};
+}
+
+using text_map = std::map<std::string, std::string, std::less<>>;
+
+// INFO's text: "# Section" headings and "name:value" lines ending in CRLF.
+auto parse_info(std::string_view text) -> text_map {
+    text_map out;
+    while (!text.empty()) {
+        auto eol = text.find('\n');
+        auto line = text.substr(0, eol);
+        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        auto colon = line.find(':');
+        if (line.empty() || line.front() == '#' || colon == std::string_view::npos) {
+            continue;
+        }
+        out.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
+    }
+    return out;
+}
+
+// One field of an INFO keyspace line: "keys=3,expires=0,avg_ttl=0".
+auto keyspace_field(std::string_view line, std::string_view name) -> std::uint64_t {
+    while (!line.empty()) {
+        auto comma = line.find(',');
+        auto part = line.substr(0, comma);
+        line = comma == std::string_view::npos ? std::string_view{} : line.substr(comma + 1);
+        if (part.size() > name.size() && part.starts_with(name) && part[name.size()] == '=') {
+            return count_of(part.substr(name.size() + 1));
+        }
+    }
+    return 0;
+}
+
+auto address_of(endpoint const& e, std::uint16_t default_port) -> std::string {
+    auto port = e.port != 0 ? e.port : default_port;
+    return e.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", e.host, port)
+                                                 : fmt::format("{}:{}", e.host, port);
+}
+
+// The figures that add up over servers, as the server counts them.
+struct counters {
+    std::uint64_t ops = 0;      // Redis: every command; memcached: gets + sets; memory: lookups
+    std::uint64_t hits = 0;     // lookups that found a value
+    std::uint64_t lookups = 0;  // hits + misses
+    std::uint64_t memory = 0;   // bytes used (memcached and memory: by the items)
+    std::uint64_t keys = 0;     // Redis: in the URL's database; else items held
+};
+
+// One server's figures at one moment, or why it did not answer.
+struct reading {
+    std::string address;  // "host:port", a socket path, or "memory"
+    fields figures;       // what stats prints, in order
+    counters c;
+    std::string error;  // set when the server did not answer
+
+    [[nodiscard]] auto ok() const -> bool { return error.empty(); }
+    // The error, naming the server unless it already does.
+    [[nodiscard]] auto error_at() const -> std::string {
+        return error.find(address) != std::string::npos ? error : address + ": " + error;
+    }
+};
+
+auto reading_json(reading const& r) -> nlohmann::json {
+    auto out = to_object(r.figures);
+    out["address"] = r.address;
+    if (!r.ok()) {
+        out["error"] = r.error;
+    }
+    return out;
+}
+
+// `key: value` lines; sizes in bytes get their human form beside them.
+void print_fields(fields const& f) {
+    for (auto const& [k, v] : f) {
+        std::string text;
+        if (v.is_string()) {
+            text = v.get<std::string>();
+        } else if (v.is_null()) {
+            text = "-";
+        } else if (k == "hit_ratio") {
+            text = fmt::format("{:.4f}", v.get<double>());
+        } else if ((k == "bytes" || k == "limit_maxbytes") && v.is_number_unsigned()) {
+            text = fmt::format("{} ({})", v.dump(), human_bytes(v.get<std::uint64_t>()));
+        } else {
+            text = v.dump();
+        }
+        std::printf("%s: %s\n", k.c_str(), text.c_str());
+    }
+}
+
+auto describe(std::exception_ptr const& e) -> std::string {
+    try {
+        std::rethrow_exception(e);
+    } catch (boost::system::system_error const& se) {
+        return error_detail(se);
+    } catch (std::exception const& ex) {
+        return ex.what();
+    }
+}
+
+void fill_redis(reading& r, text_map const& info, int db) {
+    auto add = [&](std::string_view name) {
+        if (auto it = info.find(name); it != info.end()) {
+            r.figures.emplace_back(std::string(name), figure(it->second));
+        }
+    };
+    auto number = [&](std::string_view name) {
+        auto it = info.find(name);
+        return it == info.end() ? std::uint64_t{0} : count_of(it->second);
+    };
+    if (auto it = info.find("redis_version"); it != info.end()) {
+        r.figures.emplace_back("redis_version", it->second);
+    }
+    add("uptime_in_seconds");
+    add("connected_clients");
+    add("keyspace_hits");
+    add("keyspace_misses");
+    r.c.hits = number("keyspace_hits");
+    r.c.lookups = r.c.hits + number("keyspace_misses");
+    r.figures.emplace_back("hit_ratio", ratio(r.c.hits, r.c.lookups));
+    add("used_memory");
+    add("used_memory_human");
+    add("maxmemory");
+    add("evicted_keys");
+    add("expired_keys");
+    add("total_commands_processed");
+    add("instantaneous_ops_per_sec");
+    r.c.ops = number("total_commands_processed");
+    r.c.memory = number("used_memory");
+    // A database with no keys has no keyspace line.
+    auto it = info.find(fmt::format("db{}", db));
+    auto line = it == info.end() ? std::string_view{} : std::string_view(it->second);
+    r.c.keys = keyspace_field(line, "keys");
+    r.figures.emplace_back("db", db);
+    r.figures.emplace_back("keys", r.c.keys);
+    r.figures.emplace_back("expires", keyspace_field(line, "expires"));
+}
+
+void fill_memcached(reading& r, raw_reply const& reply) {
+    // The backend's reply per server: its name, then name and value of each statistic.
+    text_map st;
+    auto const& e = reply.elements;
+    if (!e.empty()) {
+        r.address = e.front().str;
+    }
+    for (std::size_t i = 1; i + 1 < e.size(); i += 2) {
+        st.emplace(e[i].str, e[i + 1].str);
+    }
+    auto add = [&](std::string_view name) {
+        if (auto it = st.find(name); it != st.end()) {
+            r.figures.emplace_back(std::string(name), figure(it->second));
+        }
+    };
+    auto number = [&](std::string_view name) {
+        auto it = st.find(name);
+        return it == st.end() ? std::uint64_t{0} : count_of(it->second);
+    };
+    if (auto it = st.find("version"); it != st.end()) {
+        r.figures.emplace_back("version", it->second);
+    }
+    add("uptime");
+    add("curr_connections");
+    add("get_hits");
+    add("get_misses");
+    r.c.hits = number("get_hits");
+    r.c.lookups = r.c.hits + number("get_misses");
+    r.figures.emplace_back("hit_ratio", ratio(r.c.hits, r.c.lookups));
+    add("cmd_get");
+    add("cmd_set");
+    add("evictions");
+    add("curr_items");
+    add("bytes");
+    add("limit_maxbytes");
+    r.c.ops = number("cmd_get") + number("cmd_set");
+    r.c.memory = number("bytes");
+    r.c.keys = number("curr_items");
+}
+
+enum class source { memory, redis, memcached, other };
+
+auto backend_kind(session& s) -> source {
+    auto name = s.store().backend()->traits().name;
+    if (name == "redis") {
+        return source::redis;
+    }
+    if (name == "memcached") {
+        return source::memcached;
+    }
+    return name == "memory" ? source::memory : source::other;
+}
+
+// Reads the session's backend's figures: Redis's INFO; each memcached server's stats, asked
+// through a cache of its own, since the backend's `raw stats` fails as a whole when one server
+// is down; the memory backend's counters.
+class probe {
+public:
+    explicit probe(session& s) : s_(s), kind_(backend_kind(s)) {
+        auto const& cfg = s.config();
+        if (kind_ == source::redis) {
+            redis_address_ = cfg.backend.path.empty() && !cfg.backend.endpoints.empty()
+                                 ? address_of(cfg.backend.endpoints.front(), 6379)
+                                 : cfg.backend.path;
+        } else if (kind_ == source::memcached) {
+            for (auto const& e : cfg.backend.endpoints) {
+                auto one = cfg;
+                one.backend.endpoints = {e};
+                servers_.emplace_back(address_of(e, 11211), s.make_cache(std::move(one)));
+            }
+        }
+    }
+    probe(probe const&) = delete;
+    auto operator=(probe const&) -> probe& = delete;
+    ~probe() {
+        for (auto& [address, c] : servers_) {
+            try {
+                s_.run(c.close());
+            } catch (std::exception const&) {
+                // The figures are already out.
+            }
+        }
+    }
+
+    auto read() -> std::vector<reading> {
+        switch (kind_) {
+            case source::redis:
+                return {read_redis()};
+            case source::memcached:
+                return read_memcached();
+            case source::memory:
+                return read_memory();
+            case source::other:
+                break;
+        }
+        throw_error(errc::not_supported, fmt::format("{}: no figures to show for this backend",
+                                                     s_.store().backend()->traits().name));
+    }
+
+private:
+    auto read_redis() -> reading {
+        reading r{.address = redis_address_};
+        try {
+            // One INFO (the default sections: clients, memory, stats, keyspace, ...) is one
+            // consistent snapshot, where INFO stats, INFO memory... would be several.
+            auto reply = s_.run(s_.store().raw({"INFO"}));
+            if (reply.type == raw_reply::kind::error) {
+                r.error = reply.str;
+            } else if (reply.type != raw_reply::kind::string &&
+                       reply.type != raw_reply::kind::status) {
+                r.error = "INFO: the reply is not text";
+            } else {
+                fill_redis(r, parse_info(reply.str), s_.config().backend.db.value_or(0));
+            }
+        } catch (std::exception const&) {
+            r.error = describe(std::current_exception());
+        }
+        return r;
+    }
+
+    auto read_memcached() -> std::vector<reading> {
+        std::vector<task<raw_reply>> work;
+        for (auto& [address, c] : servers_) {
+            work.push_back(c.raw({"stats"}));
+        }
+        auto done = s_.run_each(std::move(work));
+        std::vector<reading> out;
+        for (std::size_t i = 0; i < done.size(); ++i) {
+            reading r{.address = servers_[i].first};
+            try {
+                auto reply = done[i].get();
+                if (reply.elements.size() != 1) {
+                    throw std::runtime_error("stats: not one reply per server");
+                }
+                fill_memcached(r, reply.elements.front());
+            } catch (std::exception const&) {
+                r.error = describe(std::current_exception());
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    auto read_memory() -> std::vector<reading> {
+        reading r{.address = "memory"};
+#if defined(ASIOCACHE_HAS_MEMORY)
+        if (auto m = std::dynamic_pointer_cast<backends::memory_backend>(s_.store().backend())) {
+            auto st = m->stats();
+            r.c = {.ops = st.hits + st.misses,
+                   .hits = st.hits,
+                   .lookups = st.hits + st.misses,
+                   .memory = st.bytes,
+                   .keys = st.entries};
+        }
+#endif
+        return {r};
+    }
+
+    session& s_;
+    source kind_;
+    std::string redis_address_;
+    std::vector<std::pair<std::string, cache>> servers_;
+};
+
 }  // namespace
 
 void add_clear(CLI::App& app, action& out) {
@@ -109,13 +481,15 @@ void add_flush(CLI::App& app, action& out) {
 void add_stats(CLI::App& app, action& out) {
     auto* cmd = app.add_subcommand(
         "stats",
-        "Print what the backend is and can do, and its counters where it keeps them "
-        "(the memory backend); for a server's own figures use raw (INFO, stats)");
+        "Print what the backend is and can do, then its own figures: Redis's INFO (hits, "
+        "misses, memory, evictions, commands, clients, the URL's database keys), each "
+        "memcached server's stats, the memory backend's counters. Exit 3 if a server did not "
+        "answer (the rest is still printed)");
     cmd->callback([&out] {
         out = [](session& s) {
             auto const& b = s.store().backend();
             auto const& t = b->traits();
-            nlohmann::json doc{
+            fields doc{
                 {"url", s.printable_url()},
                 {"backend", std::string(t.name)},
                 {"serializer", std::string(s.store().value_serializer().name())},
@@ -126,26 +500,54 @@ void add_stats(CLI::App& app, action& out) {
                 {"ttl_granularity_ms", t.ttl_granularity.count()},
                 {"max_key_size", t.max_key_size},
             };
+            std::vector<reading> servers;
 #if defined(ASIOCACHE_HAS_MEMORY)
             if (auto m = std::dynamic_pointer_cast<backends::memory_backend>(b)) {
                 auto st = m->stats();
-                doc["hits"] = st.hits;
-                doc["misses"] = st.misses;
-                doc["evictions"] = st.evictions;
-                doc["expirations"] = st.expirations;
-                doc["entries"] = st.entries;
-                doc["bytes"] = st.bytes;
+                doc.emplace_back("hits", st.hits);
+                doc.emplace_back("misses", st.misses);
+                doc.emplace_back("evictions", st.evictions);
+                doc.emplace_back("expirations", st.expirations);
+                doc.emplace_back("entries", st.entries);
+                doc.emplace_back("bytes", st.bytes);
             }
 #endif
-            if (s.json_output()) {
-                session::print_json(doc);
-            } else {
-                for (auto const& [k, v] : doc.items()) {
-                    auto text = v.is_string() ? v.get<std::string>() : v.dump();
-                    std::printf("%s: %s\n", k.c_str(), text.c_str());
+            auto kind = backend_kind(s);
+            if (kind == source::redis || kind == source::memcached) {
+                probe p(s);
+                servers = p.read();
+            }
+            int rc = exit_ok;
+            for (auto const& r : servers) {
+                if (!r.ok()) {
+                    std::fprintf(stderr, "asiocache: %s: %s\n", s.printable_url().c_str(),
+                                 r.error_at().c_str());
+                    rc = exit_backend;
                 }
             }
-            return exit_ok;
+            if (s.json_output()) {
+                auto json = to_object(doc);
+                if (kind == source::redis) {
+                    json["server"] = reading_json(servers.at(0));
+                } else if (kind == source::memcached) {
+                    auto list = nlohmann::json::array();
+                    for (auto const& r : servers) {
+                        list.push_back(reading_json(r));
+                    }
+                    json["servers"] = std::move(list);
+                }
+                session::print_json(json);
+                return rc;
+            }
+            print_fields(doc);
+            for (auto const& r : servers) {
+                std::printf("\n# server %s\n", r.address.c_str());
+                if (!r.ok()) {
+                    std::printf("error: %s\n", r.error.c_str());
+                }
+                print_fields(r.figures);
+            }
+            return rc;
         };
     });
 }

@@ -62,6 +62,11 @@ public:
     [[nodiscard]] auto json_output() const -> bool { return json_; }
     /// The cache's URL with any password hidden.
     [[nodiscard]] auto printable_url() const -> std::string { return config_.redacted(); }
+    /// The configuration the cache was built from, the tool's overrides applied.
+    [[nodiscard]] auto config() const -> cache_config const& { return config_; }
+    /// Another cache on this session's thread (`stats` asks each memcached server on its
+    /// own). The caller closes it (`run(c.close())`) before the session ends.
+    [[nodiscard]] auto make_cache(cache_config cfg) -> cache;
 
     /// Runs one cache operation to completion on this thread. Only until it completes: a
     /// network backend keeps reading its socket, so the context never runs out of work.
@@ -74,6 +79,25 @@ public:
             }
         }
         return f.get();
+    }
+
+    /// Runs several operations at once, to completion; one ready future per operation, in order,
+    /// holding its result or its exception. The slowest sets the pace, not their sum.
+    template <class T>
+    auto run_each(std::vector<task<T>> tasks) -> std::vector<std::future<T>> {
+        std::vector<std::future<T>> out;
+        out.reserve(tasks.size());
+        for (auto& t : tasks) {
+            out.push_back(boost::asio::co_spawn(io_, std::move(t), boost::asio::use_future));
+        }
+        for (auto& f : out) {
+            while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+                if (io_.run_one() == 0) {
+                    io_.restart();
+                }
+            }
+        }
+        return out;
     }
 
     /// An argument as a value's bytes: `-` reads standard input to its end (once per command).

@@ -83,6 +83,12 @@ session::session(global_options const& g) : json_(g.json) {
     cache_.emplace(caches.make_cache(config_));
 }
 
+auto session::make_cache(cache_config cfg) -> cache {
+    registry caches(io_.get_executor());
+    backends::register_builtin(caches);
+    return caches.make_cache(std::move(cfg));
+}
+
 session::~session() {
     try {
         run(cache_->close());
