@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +28,41 @@ namespace {
 
 using asiocache::test::local_server;
 using asiocache::test::process_result;
+
+// Runs the tool with `args`; `input` goes to its standard input. A run past `limit` is killed
+// (exit -1); `plan` sends it a signal meanwhile.
+auto cli_limited(std::vector<std::string> args, std::chrono::milliseconds limit,
+                 asiocache::test::signal_plan plan = {}) -> process_result {
+    args.insert(args.begin(), ASIOCACHE_CLI_BIN);
+    return asiocache::test::run_process(args, {}, {"ASIOCACHE_URL", "ASIOCACHE_CONFIG"}, limit,
+                                        plan);
+}
+
+// Standard output's lines, without their newlines.
+auto lines_of(std::string const& text) -> std::vector<std::string> {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string::npos) {
+            end = text.size();
+        }
+        out.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+// watch --json's lines, parsed; a line that is not JSON fails the test.
+auto json_lines(std::string const& text) -> std::vector<nlohmann::json> {
+    std::vector<nlohmann::json> out;
+    for (auto const& line : lines_of(text)) {
+        auto doc = nlohmann::json::parse(line, nullptr, false);
+        EXPECT_FALSE(doc.is_discarded()) << "not JSON: " << line;
+        out.push_back(std::move(doc));
+    }
+    return out;
+}
 
 // Runs the tool with `args`; `input` goes to its standard input.
 auto cli(std::vector<std::string> args, std::string const& input = {},
@@ -61,7 +98,7 @@ TEST(cli_test, help_for_every_subcommand) {
     auto top = cli({"--help"});
     EXPECT_EQ(top.exit_code, 0) << describe(top);
     for (auto const* name : {"get", "set", "add", "del", "exists", "incr", "expire", "ttl", "mget",
-                             "mset", "clear", "flush", "stats", "raw"}) {
+                             "mset", "clear", "flush", "stats", "watch", "raw"}) {
         EXPECT_TRUE(contains(top.out, name)) << name << " missing from --help";
         auto r = cli({"memory://", name, "--help"});
         EXPECT_EQ(r.exit_code, 0) << name << ": " << describe(r);
@@ -94,6 +131,8 @@ TEST(cli_test, usage_errors_exit_2_and_say_what_to_do) {
         {{"memory://", "incr", "k", "two"}, "two"},
         {{"memory://", "mset", "a", "-", "b", "-"}, "standard input"},
         {{"unknown-alias", "get", "k"}, "unknown-alias"},
+        {{"memory://", "watch", "--interval", "99"}, "--interval"},
+        {{"memory://", "watch", "--count", "0"}, "--count"},
     };
     for (auto const& c : cases) {
         auto r = cli(c.args);
@@ -162,6 +201,30 @@ TEST(cli_test, stats_shows_memory_counters_and_a_redacted_url) {
     EXPECT_TRUE(doc.at("supports_ttl").get<bool>());
     auto text = cli({"memory://", "stats"});
     EXPECT_TRUE(contains(text.out, "backend: memory")) << text.out;
+}
+
+TEST(cli_test, watch_on_memory_prints_one_json_line_per_refresh) {
+    auto started = std::chrono::steady_clock::now();
+    auto r = cli({"memory://", "--json", "watch", "--count", "3", "--interval", "100"});
+    auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    auto lines = json_lines(r.out);
+    ASSERT_EQ(lines.size(), 3U) << r.out;
+    for (auto const& l : lines) {
+        ASSERT_TRUE(l.at("ops_per_sec").is_number()) << l;
+        EXPECT_GE(l.at("ops_per_sec").get<double>(), 0) << l;
+        EXPECT_EQ(l.at("keys"), 0) << l;  // memory:// is this process's own, and empty
+        EXPECT_TRUE(l.at("hit_ratio").is_null()) << l;  // no lookups: no ratio
+        EXPECT_GE(l.at("interval_ms").get<double>(), 99) << l;
+    }
+    // A baseline and three intervals of 100 ms.
+    EXPECT_GE(took, std::chrono::milliseconds(300));
+    EXPECT_LT(took, std::chrono::seconds(5));
+    auto plain = cli({"memory://", "watch", "--count", "2", "--interval", "100"});
+    ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+    auto text = lines_of(plain.out);
+    ASSERT_EQ(text.size(), 3U) << plain.out;  // the header, then one line per refresh
+    EXPECT_TRUE(contains(text[0], "ops/s")) << plain.out;
 }
 
 // ---- against real servers ----
@@ -497,6 +560,109 @@ TEST_P(server_cli_test, stats_shows_the_servers_that_answer_when_one_is_down) {
     EXPECT_FALSE(servers[0].contains("error")) << servers[0];
     EXPECT_EQ(servers[1].at("address"), dead);
     EXPECT_TRUE(servers[1].at("error").is_string()) << servers[1];
+}
+
+TEST_P(server_cli_test, watch_prints_one_json_line_per_refresh) {
+    ASSERT_EQ(run({"mset", "a", "1", "b", "2"}).exit_code, 0);
+    auto r = run({"--json", "watch", "--count", "3", "--interval", "200"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    auto lines = json_lines(r.out);
+    ASSERT_EQ(lines.size(), 3U) << r.out;
+    for (auto const& l : lines) {
+        ASSERT_TRUE(l.at("ops_per_sec").is_number()) << l;
+        EXPECT_GE(l.at("ops_per_sec").get<double>(), 0) << l;
+        EXPECT_EQ(l.at("keys"), 2) << l;
+        EXPECT_GT(l.at("memory").get<std::int64_t>(), 0) << l;
+        EXPECT_GE(l.at("interval_ms").get<double>(), 199) << l;
+        EXPECT_FALSE(l.contains("errors")) << l;
+        if (redis()) {
+            EXPECT_GE(l.at("ops").get<std::int64_t>(), 1) << l;  // its own INFO, at least
+        } else {
+            EXPECT_EQ(l.at("ops"), 0) << l;  // nobody else gets or sets
+        }
+    }
+}
+
+TEST_P(server_cli_test, watch_counts_the_gets_made_while_it_runs) {
+    ASSERT_EQ(run({"mset", "a", "1", "b", "2", "c", "3"}).exit_code, 0);
+    process_result r;
+    std::thread watcher([&] {
+        r = run({"--json", "watch", "--count", "2", "--interval", "1500"});
+    });
+    // Inside the first interval (after the baseline, well before the last reading): 3 hits,
+    // 2 misses.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (auto const* key : {"a", "b", "c", "nope1", "nope2"}) {
+        run({"get", key});
+    }
+    watcher.join();
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    auto lines = json_lines(r.out);
+    ASSERT_EQ(lines.size(), 2U) << r.out;
+    std::int64_t ops = 0;
+    std::int64_t hits = 0;
+    std::int64_t misses = 0;
+    for (auto const& l : lines) {
+        ops += l.at("ops").get<std::int64_t>();
+        hits += l.at("hits").get<std::int64_t>();
+        misses += l.at("misses").get<std::int64_t>();
+        // ops_per_sec is the interval's count over its length.
+        EXPECT_NEAR(l.at("ops_per_sec").get<double>() * l.at("interval_ms").get<double>() / 1000,
+                    l.at("ops").get<double>(), 0.01)
+            << l;
+        if (l.at("hits").get<std::int64_t>() + l.at("misses").get<std::int64_t>() > 0) {
+            auto h = l.at("hits").get<double>();
+            EXPECT_DOUBLE_EQ(l.at("hit_ratio").get<double>(),
+                             h / (h + l.at("misses").get<double>()));
+        } else {
+            EXPECT_TRUE(l.at("hit_ratio").is_null()) << l;
+        }
+    }
+    EXPECT_EQ(hits, 3) << r.out;
+    EXPECT_EQ(misses, 2) << r.out;
+    if (redis()) {
+        EXPECT_GE(ops, 5 + 2) << r.out;  // the gets, and watch's INFO each refresh
+    } else {
+        EXPECT_EQ(ops, 5) << r.out;  // memcached counts gets and sets only
+    }
+}
+
+TEST_P(server_cli_test, watch_reports_a_dead_server_on_each_line_and_keeps_going) {
+    process_result r;
+    auto started = std::chrono::steady_clock::now();
+    std::thread watcher([&] {
+        r = cli_limited(
+            {url_, "--timeout", "1s", "--json", "watch", "--count", "6", "--interval", "300"},
+            std::chrono::seconds(20));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    server_.get()->stop();
+    watcher.join();
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(r.exit_code, 3) << describe(r);  // the last refresh failed
+    auto lines = json_lines(r.out);
+    ASSERT_EQ(lines.size(), 6U) << r.out;
+    EXPECT_FALSE(lines.front().contains("errors")) << r.out;  // it was up at first
+    for (std::size_t i = 3; i < lines.size(); ++i) {          // and down from 0.7 s on
+        ASSERT_TRUE(lines[i].contains("errors")) << lines[i];
+        EXPECT_EQ(lines[i].at("errors").at(0).at("address"), server_.get()->address());
+        EXPECT_TRUE(lines[i].at("ops_per_sec").is_null()) << lines[i];
+    }
+    // Six intervals, and at most the 1 s timeout per refresh besides.
+    EXPECT_LT(took, std::chrono::milliseconds(6 * 300 + 6 * 1000 + 2000));
+}
+
+TEST_P(server_cli_test, watch_ends_cleanly_on_sigint) {
+    auto started = std::chrono::steady_clock::now();
+    auto r = cli_limited({url_, "watch", "--interval", "100"}, std::chrono::seconds(10),
+                         {.sig = SIGINT, .after = std::chrono::milliseconds(450)});
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.err, "");
+    auto lines = lines_of(r.out);
+    ASSERT_GE(lines.size(), 2U) << r.out;  // the header and a refresh at least
+    EXPECT_TRUE(contains(lines[0], "ops/s")) << r.out;
+    EXPECT_LT(took, std::chrono::seconds(3));
 }
 
 INSTANTIATE_TEST_SUITE_P(servers, server_cli_test, asiocache::test::both_server_kinds(),

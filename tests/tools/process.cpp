@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -56,8 +57,8 @@ void check(bool ok, char const* what) {
 }  // namespace
 
 auto run_process(std::vector<std::string> const& argv, std::string const& input,
-                 std::vector<std::string> const& env, std::chrono::milliseconds limit)
-    -> process_result {
+                 std::vector<std::string> const& env, std::chrono::milliseconds limit,
+                 signal_plan plan) -> process_result {
     // A child that exits before reading all its input must not kill the test with SIGPIPE.
     ::signal(SIGPIPE, SIG_IGN);
     int in[2];
@@ -99,14 +100,26 @@ auto run_process(std::vector<std::string> const& argv, std::string const& input,
     }
     int out_fd = out[0];
     int err_fd = err[0];
-    auto const end = std::chrono::steady_clock::now() + limit;
+    auto const start = std::chrono::steady_clock::now();
+    auto const end = start + limit;
     bool hung = false;
+    bool signal_due = plan.sig != 0;
     while (out_fd >= 0 || err_fd >= 0) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            end - std::chrono::steady_clock::now());
+        auto now = std::chrono::steady_clock::now();
+        if (signal_due && now >= start + plan.after) {
+            // Not reaped before the end, so `pid` is still the child's, even if it has exited.
+            ::kill(pid, plan.sig);
+            signal_due = false;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - now);
         if (left.count() <= 0) {
             hung = true;
             break;
+        }
+        if (signal_due) {
+            auto until_signal =
+                std::chrono::duration_cast<std::chrono::milliseconds>(start + plan.after - now);
+            left = std::min(left, until_signal + std::chrono::milliseconds(1));
         }
         pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {in_fd, POLLOUT, 0}};
         if (::poll(fds, 3, static_cast<int>(left.count())) < 0 && errno != EINTR) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Subcommands on the whole cache: clear, flush, stats, raw.
+// Subcommands on the whole cache: clear, flush, stats, watch, raw.
 #include "cli.hpp"
 
 #if defined(ASIOCACHE_HAS_MEMORY)
@@ -8,7 +8,14 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -71,7 +78,7 @@ void print_reply(raw_reply const& r, std::string const& indent) {
     }
 }
 
-// ---- a backend's own figures, for stats ----
+// ---- a backend's own figures, for stats and watch ----
 
 // Named figures in the order they are printed; a JSON object (sorted) only in --json output.
 using fields = std::vector<std::pair<std::string, nlohmann::json>>;
@@ -173,7 +180,7 @@ auto address_of(endpoint const& e, std::uint16_t default_port) -> std::string {
                                                  : fmt::format("{}:{}", e.host, port);
 }
 
-// The figures that add up over servers, as the server counts them.
+// What watch makes its line of, summed over the servers.
 struct counters {
     std::uint64_t ops = 0;      // Redis: every command; memcached: gets + sets; memory: lookups
     std::uint64_t hits = 0;     // lookups that found a value
@@ -436,6 +443,153 @@ private:
     std::vector<std::pair<std::string, cache>> servers_;
 };
 
+// ---- watch ----
+
+struct watch_args {
+    int interval_ms = 1000;
+    int count = 0;  // 0: until a signal
+};
+
+// One line of watch: figures over the interval between two readings.
+struct watch_line {
+    double elapsed_s = 0;
+    std::optional<counters> delta;  // ops, hits and lookups; none without two readings
+    std::optional<double> ops_per_sec;
+    std::optional<double> hit_ratio;  // none also when nothing was looked up
+    std::optional<std::uint64_t> memory;
+    std::optional<std::uint64_t> keys;
+    std::vector<reading> errors;  // the servers that did not answer
+};
+
+auto compare(std::vector<reading> const& before, std::vector<reading> const& now, double elapsed_s)
+    -> watch_line {
+    watch_line l{.elapsed_s = elapsed_s};
+    counters delta;
+    bool paired = false;
+    for (std::size_t i = 0; i < now.size(); ++i) {
+        auto const& n = now[i].c;
+        if (!now[i].ok()) {
+            l.errors.push_back(now[i]);
+            continue;
+        }
+        l.memory = l.memory.value_or(0) + n.memory;
+        l.keys = l.keys.value_or(0) + n.keys;
+        if (i >= before.size() || !before[i].ok()) {
+            continue;
+        }
+        auto const& b = before[i].c;
+        // Counters that went down belong to a restarted server: no delta from it this time.
+        if (n.ops < b.ops || n.hits < b.hits || n.lookups < b.lookups) {
+            continue;
+        }
+        paired = true;
+        delta.ops += n.ops - b.ops;
+        delta.hits += n.hits - b.hits;
+        delta.lookups += n.lookups - b.lookups;
+    }
+    if (paired) {
+        l.delta = delta;
+    }
+    if (paired && elapsed_s > 0) {
+        l.ops_per_sec = static_cast<double>(delta.ops) / elapsed_s;
+        if (delta.lookups > 0) {
+            l.hit_ratio = static_cast<double>(delta.hits) / static_cast<double>(delta.lookups);
+        }
+    }
+    return l;
+}
+
+auto line_json(watch_line const& l) -> nlohmann::json {
+    auto opt = [](auto const& v) -> nlohmann::json {
+        if (v) {
+            return *v;
+        }
+        return nullptr;
+    };
+    auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
+    nlohmann::json doc{
+        {"time", std::round(now.count() * 1000) / 1000},
+        {"interval_ms", std::round(l.elapsed_s * 1e4) / 10},
+        {"ops", l.delta ? nlohmann::json(l.delta->ops) : nullptr},
+        {"ops_per_sec",
+         l.ops_per_sec ? nlohmann::json(std::round(*l.ops_per_sec * 1000) / 1000) : nullptr},
+        {"hits", l.delta ? nlohmann::json(l.delta->hits) : nullptr},
+        {"misses", l.delta ? nlohmann::json(l.delta->lookups - l.delta->hits) : nullptr},
+        {"hit_ratio", opt(l.hit_ratio)},
+        {"memory", opt(l.memory)},
+        {"memory_human", l.memory ? nlohmann::json(human_bytes(*l.memory)) : nullptr},
+        {"keys", opt(l.keys)},
+    };
+    if (!l.errors.empty()) {
+        auto list = nlohmann::json::array();
+        for (auto const& r : l.errors) {
+            list.push_back({{"address", r.address}, {"error", r.error}});
+        }
+        doc["errors"] = std::move(list);
+    }
+    return doc;
+}
+
+constexpr auto watch_header = "      ops/s   hits     memory       keys";
+
+auto line_text(watch_line const& l, bool several_servers) -> std::string {
+    auto text = fmt::format(
+        "{:>11} {:>6} {:>10} {:>10}", l.ops_per_sec ? fmt::format("{:.1f}", *l.ops_per_sec) : "-",
+        l.hit_ratio ? fmt::format("{:.1f}%", *l.hit_ratio * 100) : "-",
+        l.memory ? human_bytes(*l.memory) : "-", l.keys ? std::to_string(*l.keys) : "-");
+    for (auto const& r : l.errors) {
+        text += fmt::format("  error: {}", several_servers ? r.error_at() : r.error);
+    }
+    return text;
+}
+
+// Waits until `at`, or until SIGINT or SIGTERM; true on a signal. A signal that came while
+// no wait was pending (during a refresh) was queued by the signal_set and ends this at once.
+auto wait_until(boost::asio::steady_timer& timer, boost::asio::signal_set& signals,
+                std::chrono::steady_clock::time_point at) -> task<bool> {
+    using namespace boost::asio::experimental::awaitable_operators;
+    timer.expires_at(at);
+    auto tick = timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto signal = signals.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto which = co_await (std::move(tick) || std::move(signal));
+    co_return which.index() == 1;
+}
+
+auto watch(session& s, watch_args const& args) -> int {
+    probe p(s);
+    boost::asio::steady_timer timer(s.executor());
+    boost::asio::signal_set signals(s.executor(), SIGINT, SIGTERM);
+    auto const interval = std::chrono::milliseconds(args.interval_ms);
+    using clock = std::chrono::steady_clock;
+
+    // The first reading is the baseline: every line printed covers one interval.
+    auto before = p.read();
+    auto before_at = clock::now();
+    bool several = before.size() > 1;
+    int rc = exit_ok;
+    for (int printed = 0; args.count == 0 || printed < args.count; ++printed) {
+        if (s.run(wait_until(timer, signals, before_at + interval))) {
+            return exit_ok;  // Ctrl-C is how watch is meant to end
+        }
+        auto now = p.read();
+        auto now_at = clock::now();
+        auto line = compare(before, now, std::chrono::duration<double>(now_at - before_at).count());
+        if (s.json_output()) {
+            session::print_json(line_json(line));
+        } else {
+            if (printed % 20 == 0) {
+                std::puts(watch_header);
+            }
+            std::puts(line_text(line, several).c_str());
+        }
+        std::fflush(stdout);
+        rc = line.errors.empty() ? exit_ok : exit_backend;
+        before = std::move(now);
+        before_at = now_at;
+    }
+    return rc;
+}
+
 }  // namespace
 
 void add_clear(CLI::App& app, action& out) {
@@ -550,6 +704,25 @@ void add_stats(CLI::App& app, action& out) {
             return rc;
         };
     });
+}
+
+void add_watch(CLI::App& app, action& out) {
+    auto args = std::make_shared<watch_args>();
+    auto* cmd = app.add_subcommand(
+        "watch",
+        "Print the backend's load once a second, one line per refresh as redis-cli --stat "
+        "does: operations per second (Redis: every command, this one's INFO included; "
+        "memcached: gets and sets, summed over the servers; memory: lookups), the hit ratio "
+        "over the interval, memory used and keys. With --json, one JSON object per line. A "
+        "refresh that fails prints its error and watching goes on; Ctrl-C stops it (exit 0)");
+    cmd->add_option("--interval", args->interval_ms, "Milliseconds between refreshes")
+        ->default_val(1000)
+        ->check(CLI::Range(100, 86'400'000));
+    cmd->add_option("--count", args->count,
+                    "Stop after N refreshes (default: until Ctrl-C); then exit 3 if the last "
+                    "one failed")
+        ->check(CLI::PositiveNumber);
+    cmd->callback([&out, args] { out = [args](session& s) { return watch(s, *args); }; });
 }
 
 void add_raw(CLI::App& app, action& out) {

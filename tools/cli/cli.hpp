@@ -64,8 +64,12 @@ public:
     [[nodiscard]] auto printable_url() const -> std::string { return config_.redacted(); }
     /// The configuration the cache was built from, the tool's overrides applied.
     [[nodiscard]] auto config() const -> cache_config const& { return config_; }
-    /// Another cache on this session's thread (`stats` asks each memcached server on its
-    /// own). The caller closes it (`run(c.close())`) before the session ends.
+    /// Where timers and signal waits go for `run` to drive them.
+    [[nodiscard]] auto executor() -> boost::asio::io_context::executor_type {
+        return io_.get_executor();
+    }
+    /// Another cache on this session's thread (`stats` and `watch` ask each memcached server on
+    /// its own). The caller closes it (`run(c.close())`) before the session ends.
     [[nodiscard]] auto make_cache(cache_config cfg) -> cache;
 
     /// Runs one cache operation to completion on this thread. Only until it completes: a
@@ -155,6 +159,7 @@ void add_expire(CLI::App& app, action& out);
 void add_clear(CLI::App& app, action& out);
 void add_flush(CLI::App& app, action& out);
 void add_stats(CLI::App& app, action& out);
+void add_watch(CLI::App& app, action& out);
 void add_raw(CLI::App& app, action& out);
 
 }  // namespace asiocache::cli
