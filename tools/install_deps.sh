@@ -14,6 +14,8 @@ packages=(
     libgtest-dev libgmock-dev libbenchmark-dev
     redis-server redis-tools memcached
     python3 python3-redis python3-pymemcache
+    # The metrics tests parse the Prometheus exposition with the reference parser.
+    python3-prometheus-client
     # The bench report's charts: gnuplot draws SVG, rsvg-convert turns it into PNG.
     gnuplot-nox librsvg2-bin
 )

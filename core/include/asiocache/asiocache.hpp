@@ -12,6 +12,7 @@
 #include "asiocache/key.hpp"
 #include "asiocache/lock.hpp"
 #include "asiocache/memo.hpp"
+#include "asiocache/metrics.hpp"
 #include "asiocache/multi_cached.hpp"
 #include "asiocache/plugin.hpp"
 #include "asiocache/plugins/hit_miss.hpp"
