@@ -7,8 +7,13 @@
 
 namespace asiocache {
 
+cache::plugin_set::plugin_set() {
+    lists.push_back(std::make_unique<std::vector<std::shared_ptr<plugin>> const>());
+    current.store(lists.back().get(), std::memory_order_release);
+}
+
 cache::cache(std::shared_ptr<asiocache::backend> b, cache_options opts)
-    : backend_(std::move(b)), opts_(std::move(opts)) {
+    : backend_(std::move(b)), opts_(std::move(opts)), plugins_(std::make_shared<plugin_set>()) {
     if (!backend_) {
         throw_error(errc::invalid_argument, "cache: backend is null");
     }
@@ -48,11 +53,18 @@ void cache::add_plugin(std::shared_ptr<plugin> p) {
     if (!p) {
         throw_error(errc::invalid_argument, "add_plugin: plugin is null");
     }
-    plugins_.push_back(std::move(p));
+    std::lock_guard lock(plugins_->adding);
+    auto longer = std::make_unique<std::vector<std::shared_ptr<plugin>>>(*plugins_->lists.back());
+    longer->push_back(std::move(p));
+    plugins_->lists.push_back(std::move(longer));
+    plugins_->current.store(plugins_->lists.back().get(), std::memory_order_release);
 }
 
 cache::scope::scope(cache const& c, op o, std::string_view key, std::size_t n) noexcept
-    : plugins_(c.plugins_.empty() ? nullptr : &c.plugins_), op_(o), key_(key), count_(n) {
+    : plugins_(c.plugins_->current.load(std::memory_order_acquire)), op_(o), key_(key), count_(n) {
+    if (plugins_->empty()) {
+        plugins_ = nullptr;
+    }
     if (plugins_ == nullptr) {
         return;
     }

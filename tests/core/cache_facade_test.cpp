@@ -186,6 +186,23 @@ TEST_F(cache_facade_test, plugins_see_every_operation_with_outcome) {
     EXPECT_EQ(p.errors, 1);
 }
 
+// Copies share their plugins, whenever a plugin is added: a memoized function made before the
+// plugin was added (it holds a copy) is seen too.
+TEST_F(cache_facade_test, plugins_are_shared_by_copies_even_when_added_later) {
+    cache c{backend_, {.ns = "p"}};
+    cache copy = c;
+    auto twice = [](int x) -> asiocache::task<int> { co_return 2 * x; };
+    auto memo = asiocache::cached(c, twice, {.key_prefix = "twice"});
+    auto& p = copy.add_plugin<counting_plugin>();
+    run(io_, c.set("a", 1));
+    EXPECT_EQ(p.after_count, 1) << "the original sees a plugin added to a copy";
+    EXPECT_EQ(run(io_, memo(21)), 42);
+    EXPECT_GE(p.after_count, 3) << "the memoized function's get and set are seen";
+    cache own{c.backend(), c.options()};
+    run(io_, own.set("b", 2));
+    EXPECT_LT(p.after_count, 5) << "a cache built anew has plugins of its own";
+}
+
 TEST_F(cache_facade_test, string_serializer_stores_numbers_as_text) {
     cache c{backend_, {.serializer = asiocache::serializers::string()}};
     run(io_, c.set("n", 42));
@@ -254,6 +271,45 @@ TEST(cache_facade_threads_test, shared_cache_from_several_threads) {
     EXPECT_EQ(run(io, c.get<int>("counter")), threads * per_thread);
     EXPECT_EQ(plugin.after_count, threads * per_thread * 3 + 1);
     EXPECT_EQ(plugin.hits, threads * per_thread + 1);
+}
+
+// A plugin added while other threads run operations sees every operation they start after it
+// was added (TSan checks the handover).
+TEST(cache_facade_threads_test, a_plugin_added_while_threads_run_sees_their_later_operations) {
+    auto backend = std::make_shared<scripted_backend>();
+    cache c{backend, {.ns = "t"}};
+    auto& first = c.add_plugin<counting_plugin>();
+    constexpr int threads = 3;
+    constexpr int after = 100;
+    std::atomic<bool> added{false};
+    std::atomic<int> before_adding{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            boost::asio::io_context io;
+            auto body = [&]() -> asiocache::task<void> {
+                while (!added.load()) {
+                    co_await c.set(fmt::format("k{}", t), t);
+                    before_adding.fetch_add(1);
+                }
+                for (int i = 0; i < after; ++i) {
+                    co_await c.get<int>(fmt::format("k{}", t));
+                }
+            };
+            run(io, body());
+        });
+    }
+    while (before_adding.load() < 3 * threads) {
+        std::this_thread::yield();
+    }
+    auto& second = c.add_plugin<counting_plugin>();
+    added.store(true);
+    for (auto& w : workers) {
+        w.join();
+    }
+    EXPECT_GE(second.after_count, threads * after);
+    EXPECT_LE(second.after_count, first.after_count) << "the older plugin sees everything";
+    EXPECT_EQ(first.after_count, before_adding.load() + threads * after);
 }
 
 }  // namespace

@@ -9,12 +9,14 @@
 #include "asiocache/serializer.hpp"
 #include "asiocache/types.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,8 +66,12 @@ struct versioned {
 /// and a stored value that decodes to null is a hit. Keys and values are taken by value, so
 /// nothing the caller passes can dangle while the operation is pending.
 ///
-/// A `cache` is cheap to copy (its parts are shared) and safe to use from several threads at
-/// once, provided plugins are added before it is shared. An operation started on a temporary
+/// A `cache` is cheap to copy, and its copies share every part: the backend, the options and
+/// the plugins. A plugin added to any copy, at any time and from any thread, is seen by every
+/// copy from its next operation on; memoized functions hold such a copy, so a plugin added after
+/// `cached(cache, ...)` sees their operations too. A cache with plugins of its own over the same
+/// backend is a new `cache{c.backend(), c.options()}`. A cache is safe to use from several
+/// threads at once. An operation started on a temporary
 /// keeps a copy of it in its frame, so `co_spawn(ex, cache{b}.get<int>("k"), token)` is safe;
 /// one started on a named cache refers to it, which must then outlive the operation.
 class cache {
@@ -212,7 +218,8 @@ public:
         return owned([](cache& c) { return c.close(); });
     }
 
-    /// Adds a plugin; call before the cache is shared between threads.
+    /// Adds a plugin to this cache and every copy of it; safe at any time, from any thread.
+    /// Operations already started finish with the plugins they started with.
     void add_plugin(std::shared_ptr<plugin> p);
     /// Constructs a plugin in place and returns it, for reading its figures later.
     template <class P, class... Args>
@@ -301,7 +308,16 @@ private:
     std::shared_ptr<asiocache::backend> backend_;
     cache_options opts_;
     std::shared_ptr<serializer const> serializer_;
-    std::vector<std::shared_ptr<plugin>> plugins_;
+    /// The plugins, shared by every copy: `current` points to an immutable list, replaced by a
+    /// longer one on `add_plugin`. Replaced lists are kept until the set dies, so that an
+    /// operation reading one never sees it freed; they are as many as `add_plugin` calls.
+    struct plugin_set {
+        std::atomic<std::vector<std::shared_ptr<plugin>> const*> current;
+        std::mutex adding;
+        std::vector<std::unique_ptr<std::vector<std::shared_ptr<plugin>> const>> lists;
+        plugin_set();
+    };
+    std::shared_ptr<plugin_set> plugins_;
     bool enforces_deadlines_;
 };
 
