@@ -168,5 +168,13 @@ int main() {
     // What an ObservableCounter callback does at each collection.
     otel_observer observer(m);
     figures.visit(observer);
+    // Three calls, one computed: the figures the callback observed.
+    auto s = replies.stats();
+    if (s.hits + s.misses != 3 || s.upstream_calls != 1) {
+        fmt::print("unexpected figures: {} calls, {} upstream\n", s.hits + s.misses,
+                   s.upstream_calls);
+        return 1;
+    }
+    fmt::print("figures check out: 3 calls, 1 upstream call\n");
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace asiocache::metrics {
 
@@ -92,12 +93,13 @@ void cache_metrics::after(op_result const& e) noexcept {
         return;
     }
     if (is_lookup(e.operation)) {
-        // A get's lookup is its successful completion, counted above: only batches add keys.
-        if (e.operation == op::multi_get) {
-            batch_lookups_.fetch_add(e.key_count, relaxed);
-        }
+        // Hits and misses counted apart, each only ever growing: a scrape in the middle of an
+        // operation's accounting can never see a counter go down.
         if (e.hits != 0) {
             hits_.fetch_add(e.hits, relaxed);
+        }
+        if (e.key_count > e.hits) {
+            misses_.fetch_add(e.key_count - e.hits, relaxed);
         }
     }
 }
@@ -115,21 +117,16 @@ auto cache_metrics::snapshot() const noexcept -> cache_snapshot {
             out.errors[k] = c.errors[k].load(relaxed);
         }
     }
-    // Read while operations complete, hits may run ahead of lookups for an instant.
-    auto const& get = s.ops[static_cast<std::size_t>(op::get)];
-    auto const done = get.count();
-    auto const failed = get.error_count();
-    s.lookups = (done > failed ? done - failed : 0) + batch_lookups_.load(relaxed);
-    s.hits = std::min(hits_.load(relaxed), s.lookups);
+    s.hits = hits_.load(relaxed);
+    s.misses = misses_.load(relaxed);
     return s;
 }
 
 auto collector::watch(cache& c, std::string_view cache_label) -> cache_metrics& {
     auto m = std::make_shared<cache_metrics>(cache_label, c.backend()->traits().name);
+    watch(std::shared_ptr<cache_metrics const>(m));  // refuses a label already watched
     c.add_plugin(m);
-    auto& ref = *m;
-    watch(std::shared_ptr<cache_metrics const>(std::move(m)));
-    return ref;
+    return *m;
 }
 
 void collector::watch(std::shared_ptr<cache_metrics const> m) {
@@ -137,6 +134,14 @@ void collector::watch(std::shared_ptr<cache_metrics const> m) {
         throw_error(errc::invalid_argument, "metrics: watch of a null plugin");
     }
     std::lock_guard lock(mutex_);
+    for (auto const& w : caches_) {
+        if (w->label() == m->label() && w->backend_name() == m->backend_name()) {
+            // Prometheus drops series that repeat: two caches must not share their labels.
+            throw_error(errc::invalid_argument,
+                        fmt::format("metrics: a {} cache labelled '{}' is already watched",
+                                    m->backend_name(), m->label()));
+        }
+    }
     caches_.push_back(std::move(m));
 }
 
@@ -145,6 +150,13 @@ void collector::add_memo(std::string function, std::function<memo_stats()> read)
         throw_error(errc::invalid_argument, "metrics: add_memo without a reader");
     }
     std::lock_guard lock(mutex_);
+    for (auto const& m : memos_) {
+        if (m.function == function) {
+            throw_error(errc::invalid_argument,
+                        fmt::format("metrics: a memoized function named '{}' is already watched",
+                                    function));
+        }
+    }
     memos_.push_back({std::move(function), std::move(read)});
 }
 
@@ -208,7 +220,7 @@ void collector::visit(visitor& v) const {
         v.value(hit, static_cast<double>(w.figures.hits));
         std::array<label, 3> miss{
             {{"cache", *w.label}, {"backend", *w.backend}, {"result", "miss"}}};
-        v.value(miss, static_cast<double>(w.figures.lookups - w.figures.hits));
+        v.value(miss, static_cast<double>(w.figures.misses));
     }
 
     v.family("asiocache_operation_duration_seconds", metric_type::histogram,
@@ -229,7 +241,8 @@ void collector::visit(visitor& v) const {
         std::uint64_t memo_stats::*field;  // null: calls, hits + misses
     };
     static constexpr std::array<memo_family, 9> memo_families{{
-        {"asiocache_memo_calls_total", "Calls of a memoized function.", nullptr},
+        {"asiocache_memo_calls_total",
+         "Calls of a memoized function (keys asked, for multi_cached).", nullptr},
         {"asiocache_memo_hits_total", "Results served from the cache (keys, for multi_cached).",
          &memo_stats::hits},
         {"asiocache_memo_misses_total", "Results not found in the cache (keys, for multi_cached).",
@@ -315,8 +328,14 @@ void append_labels(std::string& out, std::span<label const> labels, label const*
 }
 
 void append_number(std::string& out, double v) {
-    // Shortest exact form; integers print without a fraction.
-    fmt::format_to(std::back_inserter(out), "{}", v);
+    if (std::isnan(v)) {
+        out += "NaN";
+    } else if (std::isinf(v)) {
+        out += v > 0 ? "+Inf" : "-Inf";
+    } else {
+        // Shortest exact form; integers print without a fraction.
+        fmt::format_to(std::back_inserter(out), "{}", v);
+    }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -40,7 +41,7 @@ struct http_endpoint::state : std::enable_shared_from_this<state> {
     std::function<std::string()> body;
     http_options opts;
 
-    std::mutex mutex;  // guards `closed` and `streams`
+    std::mutex mutex;  // guards `closed`, `streams` and `body`: no body call starts after close()
     bool closed = false;
     std::list<std::weak_ptr<beast::tcp_stream>> streams;
     std::atomic<std::size_t> active{0};
@@ -70,7 +71,14 @@ struct http_endpoint::state : std::enable_shared_from_this<state> {
                 co_return;
             }
             if (ec) {
-                continue;  // a connection reset before it was accepted, out of descriptors
+                // Out of descriptors, say: the pending connection stays queued and would fail
+                // again at once. Pause rather than spin.
+                if (ec != asio::error::connection_aborted) {
+                    asio::steady_timer pause(self->acceptor.get_executor(),
+                                             std::chrono::milliseconds(100));
+                    co_await pause.async_wait(no_throw);
+                }
+                continue;
             }
             if (self->active.load(relaxed) >= self->opts.max_connections) {
                 self->refused.fetch_add(1, relaxed);
@@ -108,11 +116,20 @@ struct http_endpoint::state : std::enable_shared_from_this<state> {
             auto [ec, n] = co_await http::async_read(*stream, buffer, parser, no_throw);
             (void)n;
             if (ec == beast::error::timeout) {
-                self->timeouts.fetch_add(1, relaxed);
+                // A request begun and not finished in time (slowloris); an idle keep-alive
+                // connection closed at the same limit is not counted.
+                if (parser.got_some()) {
+                    self->timeouts.fetch_add(1, relaxed);
+                }
                 break;
             }
-            if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-                ec == asio::error::connection_reset || ec == asio::error::eof) {
+            // Only a request that arrived and could not be read gets an answer; a connection
+            // that ended (mid-request or not) or failed is closed.
+            auto const& http_errors = http::make_error_code(http::error::bad_method).category();
+            bool const malformed = ec && ec.category() == http_errors &&
+                                   ec != http::error::end_of_stream &&
+                                   ec != http::error::partial_message;
+            if (ec && !malformed) {
                 break;
             }
             http::response<http::string_body> res;
@@ -138,9 +155,25 @@ struct http_endpoint::state : std::enable_shared_from_this<state> {
             stream->expires_after(self->opts.request_timeout);
             auto [wec, wn] = co_await http::async_write(*stream, res, no_throw);
             (void)wn;
-            if (wec || !keep_alive) {
+            if (wec) {
                 if (wec == beast::error::timeout) {
                     self->timeouts.fetch_add(1, relaxed);
+                }
+                break;
+            }
+            if (!keep_alive) {
+                // Half-close, then drain what the client still sends for a moment: closing
+                // with unread input would reset the connection and could lose the answer.
+                boost::system::error_code ignored;
+                stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+                stream->expires_after(std::chrono::milliseconds(500));
+                char sink[4096];
+                for (;;) {
+                    auto [dec, dn] = co_await stream->async_read_some(asio::buffer(sink), no_throw);
+                    (void)dn;
+                    if (dec) {
+                        break;
+                    }
                 }
                 break;
             }
@@ -173,12 +206,27 @@ struct http_endpoint::state : std::enable_shared_from_this<state> {
             res.prepare_payload();
             return;
         }
-        try {
-            res.body() = self.body();
-        } catch (std::exception const& e) {
-            res.result(http::status::internal_server_error);
+        bool failed = false;
+        bool closing = false;
+        {
+            // One body call at a time, and none once close() has returned: what the body reads
+            // (the collector) may be gone by then.
+            std::lock_guard lock(self.mutex);
+            if (self.closed) {
+                closing = true;
+            } else {
+                try {
+                    res.body() = self.body();
+                } catch (...) {
+                    failed = true;  // never shown to the client: it may name internals
+                }
+            }
+        }
+        if (failed || closing) {
+            res.result(closing ? http::status::service_unavailable
+                               : http::status::internal_server_error);
             res.set(http::field::content_type, "text/plain; charset=utf-8");
-            res.body() = std::string("metrics unavailable: ") + e.what() + "\n";
+            res.body() = closing ? "closing\n" : "metrics unavailable\n";
             res.prepare_payload();
             return;
         }
@@ -204,6 +252,7 @@ struct http_endpoint::state : std::enable_shared_from_this<state> {
             }
             closed = true;
             open.swap(streams);
+            body = nullptr;
         }
         // Each socket is closed on its own strand, never concurrently with its operations.
         asio::post(acceptor.get_executor(), [self = shared_from_this()] {

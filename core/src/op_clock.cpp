@@ -49,17 +49,39 @@ auto read_tsc() noexcept -> std::uint64_t {
 #endif
 }
 
+struct paired {
+    std::uint64_t tsc;
+    std::uint64_t ns;
+};
+
+// A steady_clock reading and the counter at the same instant: the reading bracketed by two
+// counter reads, the narrowest bracket of a few tries, taken at its middle. A thread
+// preempted inside one try only makes that try lose.
+auto paired_read() noexcept -> paired {
+    paired best{};
+    std::uint64_t narrowest = UINT64_MAX;
+    for (int i = 0; i < 8; ++i) {
+        auto const a = read_tsc();
+        auto const ns = steady_ns();
+        auto const b = read_tsc();
+        if (b >= a && b - a < narrowest) {
+            narrowest = b - a;
+            best = {a + (b - a) / 2, ns};
+        }
+    }
+    return best;
+}
+
 // Nanoseconds per tick, measured over 2 ms of steady_clock on first use.
 auto ns_per_tick() noexcept -> double {
     static double const rate = [] {
-        auto const t0 = read_tsc();
-        auto const s0 = steady_ns();
-        std::uint64_t s1 = s0;
-        while (s1 - s0 < 2'000'000) {
-            s1 = steady_ns();
+        auto const p0 = paired_read();
+        while (steady_ns() - p0.ns < 2'000'000) {
         }
-        auto const t1 = read_tsc();
-        return t1 > t0 ? static_cast<double>(s1 - s0) / static_cast<double>(t1 - t0) : 1.0;
+        auto const p1 = paired_read();
+        return p1.tsc > p0.tsc && p1.ns > p0.ns
+                   ? static_cast<double>(p1.ns - p0.ns) / static_cast<double>(p1.tsc - p0.tsc)
+                   : 1.0;
     }();
     return rate;
 }

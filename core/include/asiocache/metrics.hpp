@@ -60,8 +60,8 @@ struct op_snapshot {
 /// A cache's figures, read at one instant (each counter exact on its own).
 struct cache_snapshot {
     std::array<op_snapshot, op_count> ops{};
-    std::uint64_t lookups = 0;  ///< Keys read by `get` and `multi_get` that completed.
-    std::uint64_t hits = 0;     ///< Of those, the keys found.
+    std::uint64_t hits = 0;    ///< Keys found by `get` and `multi_get` calls that completed.
+    std::uint64_t misses = 0;  ///< Keys those calls did not find.
 };
 
 /// The metrics plugin for one cache. Per operation kind: a count, errors by kind and a latency
@@ -93,8 +93,8 @@ private:
     std::string label_;
     std::string backend_;
     std::array<cell, op_count> cells_{};
-    alignas(64) std::atomic<std::uint64_t> batch_lookups_{0};  // keys of completed multi_gets
-    std::atomic<std::uint64_t> hits_{0};
+    alignas(64) std::atomic<std::uint64_t> hits_{0};
+    std::atomic<std::uint64_t> misses_{0};
 };
 
 /// The type of a metric family, as the exposition formats name them.
