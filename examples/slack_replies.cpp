@@ -13,6 +13,15 @@
 //
 // Exits 0 when the cached run made exactly one API call per thread, a second cached burst
 // made none, and no cached fetch failed.
+//
+//   slack_replies_demo --processes N --url redis://127.0.0.1:6379 | memcached://127.0.0.1:11211
+//
+// Shares the burst out among N processes (2 to 16) on one cache server, with the lease on: one
+// process computes each thread while the others wait for its result. Prints the API calls of
+// each process, then the same with N processes and no lease, for contrast. Exits 0 when, with
+// the lease, the processes made exactly one API call per thread between them and no fetch
+// failed; 1 otherwise (also when a process fails or hangs past 30 s); 2 on a usage error, such
+// as no URL or memory://, which processes cannot share.
 
 #include "asiocache/asiocache.hpp"
 #include "asiocache/backends/builtin.hpp"
@@ -27,15 +36,26 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -161,18 +181,20 @@ void run_until(asio::io_context& io, Done done) {
     }
 }
 
-/// Starts `fetches` concurrent fetches through `fetch` and runs them all to completion.
+/// Starts fetches `begin` to `end` of the burst (all `fetches` by default) concurrently through
+/// `fetch` and runs them all to completion.
 template <class Fetch>
-auto burst(asio::io_context& io, std::shared_ptr<slack_api> api, Fetch fetch) -> run_result {
+auto burst(asio::io_context& io, std::shared_ptr<slack_api> api, Fetch fetch, int begin = 0,
+           int end = fetches) -> run_result {
     run_result r;
-    r.fetches = fetches;
+    r.fetches = end - begin;
     auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < fetches; ++i) {
+    for (int i = begin; i < end; ++i) {
         auto client = std::make_shared<slack_client>(slack_client{api, fmt::format("xoxb-{}", i)});
         asio::co_spawn(io, fetch(std::move(client), channel_of(i), ts_of(i)),
                        [&r](std::exception_ptr e, replies const&) { ++(e ? r.failed : r.ok); });
     }
-    run_until(io, [&r] { return r.ok + r.failed >= fetches; });
+    run_until(io, [&r] { return r.ok + r.failed >= r.fetches; });
     r.wall = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     r.api_calls = api->calls();
@@ -208,19 +230,408 @@ void print_summary(run_result const& plain, run_result const& memo, std::string_
                lookups.lookups, lookups.hits, 100 * lookups.hit_ratio());
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// --processes N: the burst shared out among N processes, as N replicas of the bot would share
+// it, on one cache server. Each process is forked before anything asynchronous exists, then
+// builds its own io_context, connection and simulated API from the URL. The cache server is
+// all they share.
+
+constexpr int max_processes = 16;
+/// A process still running after this is killed, and the demo fails.
+constexpr auto process_limit = 30s;
+
+/// The lease the processes take on a key before calling the API: the other processes wait for
+/// its holder's result instead of calling too. The TTL only matters if a holder dies (a call
+/// takes 80 ms at most); waiters give up after `wait`, well within `process_limit`.
+constexpr asiocache::lease_options demo_lease{.ttl = 5s, .wait = 15s};
+
+auto make_memo(asiocache::cache c, std::optional<asiocache::lease_options> lease) {
+    return asiocache::cached(std::move(c), fetch_replies,
+                             {.key_prefix = "replies",
+                              .key_builder = asiocache::key_from_args<1, 2>(),
+                              .ttl = 60s,
+                              .lease = lease});
+}
+
+/// What one process reports to the parent, one line on its pipe.
+struct process_report {
+    int fetches = 0;
+    int failed = 0;
+    int api_calls = 0;
+    int lease_waits = 0;   ///< Threads this process left to another's lease, and waited for.
+    int cache_errors = 0;  ///< Cache operations that failed (the fetch went on without the cache).
+    long wall_ms = 0;
+};
+
+/// One process of a round, as the parent saw it end.
+struct process_outcome {
+    std::optional<process_report> report;
+    std::string trouble;  ///< Why it failed (a hang, a crash, an error); empty if it did not.
+};
+
+struct round_result {
+    std::vector<process_outcome> processes;
+
+    [[nodiscard]] auto sum(int process_report::*field) const -> long {
+        long n = 0;
+        for (auto const& p : processes) {
+            n += p.report ? (*p.report).*field : 0;
+        }
+        return n;
+    }
+    [[nodiscard]] auto wall_ms() const -> long {
+        long most = 0;
+        for (auto const& p : processes) {
+            most = std::max(most, p.report ? p.report->wall_ms : 0L);
+        }
+        return most;
+    }
+    /// Every process ran to the end and reported.
+    [[nodiscard]] auto complete() const -> bool {
+        return std::all_of(processes.begin(), processes.end(),
+                           [](auto const& p) { return p.report && p.trouble.empty(); });
+    }
+};
+
+void write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        auto n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return;
+        }
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+auto read_all(int fd) -> std::string {
+    std::string text;
+    char buf[256];
+    for (;;) {
+        auto n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return text;
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+/// A child's whole life: its cache from `cfg`, then, once the parent closes the start pipe
+/// (EOF on `start_fd`), fetches `begin` to `end` of the burst; the report goes to `report_fd`.
+auto run_share(asiocache::cache_config cfg, bool lease, int begin, int end, int start_fd,
+               int report_fd) -> int {
+    asio::io_context io;
+    asiocache::registry caches{io.get_executor()};
+    asiocache::backends::register_builtin(caches);
+    auto cache = caches.make_cache(std::move(cfg));
+    auto memo = make_memo(cache, lease ? std::optional(demo_lease) : std::nullopt);
+    // Connected before the start, so that the processes set off together.
+    bool connected = false;
+    asio::co_spawn(io, cache.exists("slack_replies_demo-warm-up"),
+                   [&](std::exception_ptr, bool) { connected = true; });
+    run_until(io, [&connected] { return connected; });
+
+    char byte = 0;
+    while (::read(start_fd, &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::close(start_fd);
+
+    auto r = burst(io, std::make_shared<slack_api>(), memo, begin, end);
+    bool closed = false;
+    asio::co_spawn(io, cache.close(), [&](std::exception_ptr) { closed = true; });
+    run_until(io, [&closed] { return closed; });
+
+    auto stats = memo.stats();
+    write_all(report_fd, fmt::format("{} {} {} {} {} {}\n", r.fetches, r.failed, r.api_calls,
+                                     stats.lease_waits, stats.cache_errors, r.wall.count()));
+    ::close(report_fd);
+    return 0;
+}
+
+auto parse_report(std::string const& line) -> std::optional<process_report> {
+    process_report r;
+    if (std::sscanf(line.c_str(), "%d %d %d %d %d %ld", &r.fetches, &r.failed, &r.api_calls,
+                    &r.lease_waits, &r.cache_errors, &r.wall_ms) != 6) {
+        return std::nullopt;
+    }
+    return r;
+}
+
+auto describe_status(int status) -> std::string {
+    if (WIFEXITED(status)) {
+        return fmt::format("exited with status {}", WEXITSTATUS(status));
+    }
+    if (WIFSIGNALED(status)) {
+        return fmt::format("killed by signal {}", WTERMSIG(status));
+    }
+    return "ended oddly";
+}
+
+/// Forks `n` processes on `cfg`'s cache, starts their shares of the burst at once, and
+/// collects their reports. Each is killed if it runs past `process_limit`; all are reaped.
+auto run_round(asiocache::cache_config const& cfg, int n, bool lease) -> round_result {
+    round_result result;
+    result.processes.resize(static_cast<std::size_t>(n));
+    int start[2];
+    if (::pipe(start) != 0) {
+        throw std::system_error(errno, std::generic_category(), "pipe");
+    }
+    std::vector<pid_t> pids;
+    std::vector<int> report_fds;
+    for (int k = 0; k < n; ++k) {
+        int report[2];
+        if (::pipe(report) != 0) {
+            result.processes[static_cast<std::size_t>(k)].trouble =
+                fmt::format("not started: pipe: {}", std::strerror(errno));
+            break;
+        }
+        // Nothing buffered may be written twice, by the parent and by a child.
+        std::fflush(stdout);
+        std::fflush(stderr);
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::close(start[1]);
+            ::close(report[0]);
+            for (int fd : report_fds) {
+                ::close(fd);
+            }
+            // Should the parent die, its children must not outlive it for long.
+            ::alarm(static_cast<unsigned>(process_limit.count()) + 10);
+            int code = 3;
+            try {
+                code = run_share(cfg, lease, k * fetches / n, (k + 1) * fetches / n, start[0],
+                                 report[1]);
+            } catch (std::exception const& e) {
+                fmt::print(stderr, "slack_replies_demo: process {}: {}\n", k + 1, e.what());
+            }
+            std::_Exit(code);  // no atexit handlers or buffers inherited from the parent
+        }
+        ::close(report[1]);
+        if (pid < 0) {
+            result.processes[static_cast<std::size_t>(k)].trouble =
+                fmt::format("not started: fork: {}", std::strerror(errno));
+            ::close(report[0]);
+            break;
+        }
+        pids.push_back(pid);
+        report_fds.push_back(report[0]);
+    }
+    // All forked: closing the last write end of the start pipe starts them together.
+    ::close(start[1]);
+    ::close(start[0]);
+
+    auto const deadline = std::chrono::steady_clock::now() + process_limit;
+    std::vector<bool> reaped(pids.size(), false);
+    std::size_t left = pids.size();
+    while (left > 0) {
+        for (std::size_t k = 0; k < pids.size(); ++k) {
+            int status = 0;
+            if (reaped[k] || ::waitpid(pids[k], &status, WNOHANG) != pids[k]) {
+                continue;
+            }
+            reaped[k] = true;
+            --left;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                result.processes[k].trouble = describe_status(status);
+            }
+        }
+        if (left == 0) {
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            for (std::size_t k = 0; k < pids.size(); ++k) {
+                if (!reaped[k]) {
+                    ::kill(pids[k], SIGKILL);
+                    int status = 0;
+                    ::waitpid(pids[k], &status, 0);
+                    reaped[k] = true;
+                    result.processes[k].trouble = fmt::format(
+                        "still running after {} s: killed", process_limit.count());
+                }
+            }
+            break;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    // Every child has exited, so every write end is closed: the reads end.
+    for (std::size_t k = 0; k < report_fds.size(); ++k) {
+        auto text = read_all(report_fds[k]);
+        ::close(report_fds[k]);
+        result.processes[k].report = parse_report(text);
+        if (!result.processes[k].report && result.processes[k].trouble.empty()) {
+            result.processes[k].trouble = "exited without a report";
+        }
+    }
+    return result;
+}
+
+/// The parent's clean-up, once every child is gone: the rounds' keys (a lease is released by
+/// its holder, or expires).
+void remove_demo_keys(asiocache::cache_config cfg, std::vector<std::string> const& namespaces) {
+    asio::io_context io;
+    asiocache::registry caches{io.get_executor()};
+    asiocache::backends::register_builtin(caches);
+    for (auto const& ns : namespaces) {
+        cfg.options.ns = ns;
+        auto cache = caches.make_cache(cfg);
+        auto memo = make_memo(cache, std::nullopt);
+        auto remove = [](asiocache::cache c, decltype(memo) m) -> task<void> {
+            for (int i = 0; i < threads; ++i) {
+                co_await m.invalidate(nullptr, channel_of(i), ts_of(i));
+            }
+            co_await c.close();
+        };
+        bool done = false;
+        std::exception_ptr error;
+        asio::co_spawn(io, remove(cache, memo), [&](std::exception_ptr e) {
+            error = e;
+            done = true;
+        });
+        run_until(io, [&done] { return done; });
+        if (error) {
+            std::rethrow_exception(error);
+        }
+    }
+}
+
+/// `--processes N`: a round with the lease, the one checked, then one without it for contrast,
+/// each on a fresh namespace.
+auto run_processes(asiocache::cache_config cfg, int n) -> int {
+    fmt::print("{} concurrent conversations.replies fetches over {} threads, shared out among {} "
+               "processes on {}.\nEach process has its own connection, single-flight and "
+               "simulated API (20-80 ms a call); the cache server is all they share.\n",
+               fetches, threads, n, cfg.redacted());
+    auto stamp = std::chrono::system_clock::now().time_since_epoch().count();
+    auto base = fmt::format("{}slackbot-{}-{:x}", cfg.options.ns, ::getpid(), stamp);
+    std::vector<std::string> namespaces{base + "-lease", base + "-nolease"};
+
+    cfg.options.ns = namespaces[0];
+    auto leased = run_round(cfg, n, true);
+    cfg.options.ns = namespaces[1];
+    auto plain = run_round(cfg, n, false);
+    try {
+        remove_demo_keys(cfg, namespaces);
+    } catch (std::exception const& e) {
+        fmt::print(stderr, "slack_replies_demo: removing the demo's keys: {}\n", e.what());
+    }
+
+    fmt::print("\n{:<28}{:>16}{:>18}\n", "API calls", "with lease", "without lease");
+    auto calls = [](process_outcome const& p) {
+        return p.report ? fmt::format("{}", p.report->api_calls) : std::string("-");
+    };
+    for (std::size_t k = 0; k < static_cast<std::size_t>(n); ++k) {
+        fmt::print("{:<28}{:>16}{:>18}\n", fmt::format("  process {} ({} fetches)", k + 1,
+                                                       (k + 1) * fetches / n - k * fetches / n),
+                   calls(leased.processes[k]), calls(plain.processes[k]));
+    }
+    auto row = [](std::string_view name, auto a, auto b) {
+        fmt::print("{:<28}{:>16}{:>18}\n", name, a, b);
+    };
+    row("total", leased.sum(&process_report::api_calls), plain.sum(&process_report::api_calls));
+    row("failed fetches", leased.sum(&process_report::failed),
+        plain.sum(&process_report::failed));
+    row("lease waits", leased.sum(&process_report::lease_waits), "-");
+    row("cache errors", leased.sum(&process_report::cache_errors),
+        plain.sum(&process_report::cache_errors));
+    row("wall time (ms)", leased.wall_ms(), plain.wall_ms());
+    fmt::print("\nSlack counts the rate limit per app and workspace, whatever the process: "
+               "with the lease the processes' calls add up to one per thread.\n");
+
+    bool ok = true;
+    for (auto const* round : {&leased, &plain}) {
+        for (std::size_t k = 0; k < round->processes.size(); ++k) {
+            if (!round->processes[k].trouble.empty()) {
+                fmt::print(stderr, "slack_replies_demo: {} round, process {}: {}\n",
+                           round == &leased ? "lease" : "no-lease", k + 1,
+                           round->processes[k].trouble);
+                ok = false;
+            }
+        }
+    }
+    if (auto errors = leased.sum(&process_report::cache_errors); errors > 0) {
+        fmt::print("{} cache operations failed with the lease: those fetches went on without the "
+                   "cache (fail-open), and without sharing.\n",
+                   errors);
+    }
+    auto total = leased.sum(&process_report::api_calls);
+    auto failed = leased.sum(&process_report::failed);
+    ok = ok && leased.complete() && plain.complete() && total == threads && failed == 0;
+    fmt::print("\n{}: with the lease, {} processes made {} API calls for {} threads and had {} "
+               "failures (without it: {}).\n",
+               ok ? "OK" : "UNEXPECTED", n, total, threads, failed,
+               plain.sum(&process_report::api_calls));
+    return ok ? 0 : 1;
+}
+
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
+    constexpr std::string_view usage =
+        "usage: {0} [--url] [memory:// | redis://HOST:PORT | memcached://HOST:PORT]\n"
+        "       {0} --processes N [--url] (redis://HOST:PORT | memcached://HOST:PORT)\n";
     std::string url;
+    std::optional<std::string_view> processes_arg;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--url" && i + 1 < argc) {
             url = argv[++i];
         } else if (arg.starts_with("--url=")) {
             url = arg.substr(6);
+        } else if (arg == "--processes" && i + 1 < argc) {
+            processes_arg = argv[++i];
+        } else if (arg.starts_with("--processes=")) {
+            processes_arg = arg.substr(12);
+        } else if (!arg.starts_with("-") && url.empty()) {
+            url = arg;
         } else {
-            fmt::print(stderr, "usage: {} [--url memory:// | redis://HOST:PORT | memcached://HOST:PORT]\n",
-                       argv[0]);
+            fmt::print(stderr, usage, argv[0]);
+            return 2;
+        }
+    }
+    if (processes_arg) {
+        // Checked before anything starts: a usage error forks, connects and prints nothing else.
+        int n = 0;
+        auto [end, ec] = std::from_chars(processes_arg->data(),
+                                         processes_arg->data() + processes_arg->size(), n);
+        if (ec != std::errc() || end != processes_arg->data() + processes_arg->size() || n < 2 ||
+            n > max_processes) {
+            fmt::print(stderr,
+                       "slack_replies_demo: --processes takes a number from 2 to {}, not '{}'\n",
+                       max_processes, *processes_arg);
+            return 2;
+        }
+        auto cfg = asiocache::parse_url(url.empty() ? std::string_view("memory://") : url);
+        if (!cfg) {
+            fmt::print(stderr, "slack_replies_demo: {}\n", cfg.error().message);
+            return 2;
+        }
+        auto const& scheme = cfg->backend.scheme;
+        if (scheme != "redis" && scheme != "redis+unix" && scheme != "memcached") {
+            std::string why = fmt::format("{}:// is not a cache server", scheme);
+            if (url.empty()) {
+                why = "without a URL the demo uses memory://, which is inside each process, so "
+                      "they would share nothing";
+            } else if (scheme == "memory") {
+                why = "memory:// is inside each process, so they would share nothing";
+            }
+            fmt::print(stderr,
+                       "slack_replies_demo: --processes needs the URL of a cache server the "
+                       "processes can share, such as redis://127.0.0.1:6379 or "
+                       "memcached://127.0.0.1:11211; {}. Nothing was started.\n",
+                       why);
+            fmt::print(stderr, usage, argv[0]);
+            return 2;
+        }
+        try {
+            return run_processes(std::move(*cfg), n);
+        } catch (std::exception const& e) {
+            fmt::print(stderr, "slack_replies_demo: {}\n", e.what());
             return 2;
         }
     }
