@@ -39,6 +39,12 @@ auto backend::remove_if_equal(std::string /*key*/, std::string /*expected*/, dea
     co_return false;
 }
 
+auto backend::expire_if_equal(std::string /*key*/, std::string /*expected*/, expiry /*ttl*/,
+                              deadline /*dl*/) -> task<bool> {
+    throw_error(errc::not_supported, fmt::format("{}: expire_if_equal", traits().name));
+    co_return false;
+}
+
 auto backend::raw(std::vector<std::string> /*argv*/, deadline /*dl*/) -> task<raw_reply> {
     throw_error(errc::not_supported, fmt::format("{}: raw", traits().name));
     co_return raw_reply{};

@@ -2,6 +2,9 @@
 #include "asiocache/lock.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -75,6 +78,17 @@ lease_lock::lease_lock(lease_lock&& other) noexcept
 
 namespace {
 
+auto renew_lease(cache c, std::string key, std::string token, std::chrono::milliseconds ttl,
+                 call_options o) -> task<bool> {
+    auto full = c.build_key(key, o);
+    auto expected = encode_value(c.value_serializer(), token, full);
+    auto dl = c.deadline_for(o);
+    auto k = full;
+    co_return co_await c.guarded(
+        c.backend()->expire_if_equal(std::move(k), std::move(expected), expiry(ttl), dl), o,
+        full);
+}
+
 auto release_lease(cache c, std::string key, std::string token, call_options o) -> task<bool> {
     auto full = c.build_key(key, o);
     auto expected = encode_value(c.value_serializer(), token, full);
@@ -139,5 +153,105 @@ auto lease_lock::release() -> task<bool> {
     held_ = false;
     co_return co_await release_lease(cache_, key_, token_, call_);
 }
+
+auto lease_lock::renew() -> task<bool> {
+    if (!held_) {
+        co_return false;
+    }
+    bool still = co_await renew_lease(cache_, key_, token_, opts_.ttl, call_);
+    if (!still) {
+        held_ = false;
+    }
+    co_return still;
+}
+
+namespace detail {
+
+struct lease_keeper::state {
+    state(boost::asio::any_io_executor ex, lease_lock const& lock, std::function<bool()> w)
+        : wanted(std::move(w)),
+          strand(boost::asio::make_strand(ex)),
+          timer(strand),
+          c(lock.cache_),
+          key(lock.key_),
+          token(lock.token_),
+          ttl(lock.opts_.ttl),
+          call(lock.call_) {}
+
+    std::function<bool()> wanted;
+    boost::asio::strand<boost::asio::any_io_executor> strand;
+    boost::asio::steady_timer timer;  // used on `strand` only
+    cache c;
+    std::string key;
+    std::string token;
+    std::chrono::milliseconds ttl;
+    call_options call;
+    std::atomic<bool> stopped{false};
+    std::atomic<bool> lost{false};
+    std::atomic<std::uint64_t> renewals{0};
+
+    static auto run(std::shared_ptr<state> self) -> task<void> {
+        // A third of what is sure to remain after a renewal: on a backend that counts TTLs in
+        // whole seconds (memcached), a lease renewed for 2 s may end 1 s later.
+        auto const grain = std::chrono::duration_cast<std::chrono::milliseconds>(
+            self->c.backend()->traits().ttl_granularity);
+        auto const sure = self->ttl > grain ? self->ttl - grain : self->ttl;
+        auto const every = std::max(sure / 3, std::chrono::milliseconds(1));
+        while (!self->stopped.load()) {
+            self->timer.expires_after(every);
+            boost::system::error_code ec;
+            co_await self->timer.async_wait(
+                boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+            if (self->stopped.load() || (self->wanted && !self->wanted())) {
+                co_return;
+            }
+            bool still = true;
+            try {
+                still = co_await renew_lease(self->c, self->key, self->token, self->ttl,
+                                             self->call);
+            } catch (boost::system::system_error const& e) {
+                if (e.code() == errc::not_supported) {
+                    co_return;  // a backend that cannot renew: the lease lasts its TTL
+                }
+                // The backend failed this once: the lease is still ours until it expires, so
+                // try again at the next tick.
+                continue;
+            } catch (...) {
+                continue;
+            }
+            if (!still) {
+                self->lost.store(true);
+                co_return;
+            }
+            self->renewals.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+};
+
+lease_keeper::lease_keeper(boost::asio::any_io_executor ex, lease_lock const& lock,
+                           std::function<bool()> wanted)
+    : state_(std::make_shared<state>(std::move(ex), lock, std::move(wanted))) {
+    boost::asio::co_spawn(state_->strand, state::run(state_), boost::asio::detached);
+}
+
+lease_keeper::~lease_keeper() { stop(); }
+
+void lease_keeper::stop() noexcept {
+    if (state_->stopped.exchange(true)) {
+        return;
+    }
+    try {
+        boost::asio::post(state_->strand, [s = state_] { s->timer.cancel(); });
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the keeper then ends at its next tick
+    }
+}
+
+auto lease_keeper::renewals() const noexcept -> std::uint64_t {
+    return state_->renewals.load(std::memory_order_relaxed);
+}
+
+auto lease_keeper::lost() const noexcept -> bool { return state_->lost.load(); }
+
+}  // namespace detail
 
 }  // namespace asiocache

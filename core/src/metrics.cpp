@@ -240,7 +240,7 @@ void collector::visit(visitor& v) const {
         std::string_view help;
         std::uint64_t memo_stats::*field;  // null: calls, hits + misses
     };
-    static constexpr std::array<memo_family, 9> memo_families{{
+    static constexpr std::array<memo_family, 10> memo_families{{
         {"asiocache_memo_calls_total",
          "Calls of a memoized function (keys asked, for multi_cached).", nullptr},
         {"asiocache_memo_hits_total", "Results served from the cache (keys, for multi_cached).",
@@ -254,6 +254,9 @@ void collector::visit(visitor& v) const {
          &memo_stats::shared},
         {"asiocache_memo_lease_waits_total",
          "Computations that waited for another holder's lease.", &memo_stats::lease_waits},
+        {"asiocache_memo_lease_renewals_total",
+         "Times the lease of a computation still running was extended.",
+         &memo_stats::lease_renewals},
         {"asiocache_memo_cache_errors_total", "Cache operations of the memoized function that failed.",
          &memo_stats::cache_errors},
         {"asiocache_memo_fail_open_total",

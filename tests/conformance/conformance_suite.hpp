@@ -454,6 +454,36 @@ TYPED_TEST_P(conformance, remove_if_equal_is_compare_and_delete) {
     EXPECT_FALSE(this->run(b->remove_if_equal(key, "token-a", deadline::never())));
 }
 
+TYPED_TEST_P(conformance, expire_if_equal_renews_only_with_the_token) {
+    auto c = this->bytes_cache();
+    this->run(c.set("lease", std::string("token-a"), expiry(std::chrono::seconds(5))));
+    auto key = c.build_key("lease");
+    auto& b = this->backend_;
+    auto const first_error =
+        this->error_of(b->expire_if_equal(key, "token-b", expiry(std::chrono::seconds(100)),
+                                          deadline::never()));
+    if (first_error == errc::not_supported) {
+        return;
+    }
+    ASSERT_FALSE(first_error) << first_error.message();
+    if (!b->traits().supports_ttl) {
+        EXPECT_TRUE(this->run(b->expire_if_equal(key, "token-a", expiry(std::chrono::seconds(100)),
+                                                 deadline::never())));
+        EXPECT_EQ(this->run(c.template get<std::string>("lease")), "token-a");
+        return;
+    }
+    auto ttl_of = [&] { return this->run(c.ttl("lease")).value().duration(); };
+    EXPECT_LE(ttl_of(), std::chrono::seconds(5)) << "a wrong token extended the lease";
+    EXPECT_TRUE(this->run(
+        b->expire_if_equal(key, "token-a", expiry(std::chrono::seconds(100)), deadline::never())));
+    EXPECT_GT(ttl_of(), std::chrono::seconds(50));
+    EXPECT_EQ(this->run(c.template get<std::string>("lease")), "token-a") << "value kept";
+    this->run(c.remove("lease"));
+    EXPECT_FALSE(this->run(
+        b->expire_if_equal(key, "token-a", expiry(std::chrono::seconds(100)), deadline::never())));
+    EXPECT_FALSE(this->run(c.exists("lease"))) << "renewing a missing key created it";
+}
+
 TYPED_TEST_P(conformance, stored_null_is_a_hit) {
     auto c = this->make_cache();
     this->run(c.set("nothing", std::optional<int>{}));
@@ -559,7 +589,8 @@ REGISTER_TYPED_TEST_SUITE_P(conformance, get_of_missing_key_is_a_miss,
                             clear_without_namespace_is_refused, clear_all_removes_everything,
                             empty_value_is_a_hit, large_value_round_trips,
                             values_are_binary_safe, gets_and_cas,
-                            remove_if_equal_is_compare_and_delete, stored_null_is_a_hit,
+                            remove_if_equal_is_compare_and_delete,
+                            expire_if_equal_renews_only_with_the_token, stored_null_is_a_hit,
                             corrupt_payload_fails_naming_the_key,
                             long_keys_are_rejected_or_kept_distinct,
                             control_character_keys_are_rejected_or_kept_distinct,

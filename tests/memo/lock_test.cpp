@@ -66,6 +66,23 @@ TEST_F(lock_test, expired_holder_cannot_release_the_next_holders_lease) {
     EXPECT_TRUE(run(io_, b.release()));
 }
 
+TEST_F(lock_test, renew_extends_a_held_lease_and_reports_a_lost_one) {
+    lease_lock a(cache_, "job", {.ttl = 1s});
+    ASSERT_TRUE(run(io_, a.try_acquire()));
+    clock_->advance(900ms);
+    EXPECT_TRUE(run(io_, a.renew()));
+    clock_->advance(900ms);  // 1.8 s after the acquire: alive only thanks to the renewal
+    lease_lock b(cache_, "job", {.ttl = 10s});
+    EXPECT_FALSE(run(io_, b.try_acquire()));
+    EXPECT_TRUE(a.held());
+    clock_->advance(2s);  // expired: b takes it, and a's renewal must not touch b's lease
+    ASSERT_TRUE(run(io_, b.try_acquire()));
+    EXPECT_FALSE(run(io_, a.renew()));
+    EXPECT_FALSE(a.held());
+    EXPECT_EQ(run(io_, cache_.ttl("job")).value().duration(), 10s) << "b's lease untouched";
+    EXPECT_TRUE(run(io_, b.release()));
+}
+
 TEST_F(lock_test, acquire_gives_up_after_its_wait) {
     lease_lock a(cache_, "job", {.ttl = 10s});
     lease_lock b(cache_, "job", {.ttl = 10s, .wait = 30ms});

@@ -22,6 +22,7 @@ using asiocache::lease_lock;
 using asiocache::lease_options;
 using asiocache::optimistic_lock;
 using asiocache::test::all_done;
+using asiocache::test::code_of;
 using asiocache::test::local_server;
 using asiocache::test::make_fetch;
 using asiocache::test::outcome;
@@ -167,6 +168,76 @@ TEST_P(memo_server_test, thousand_callers_in_four_processes_make_one_upstream_ca
         run(*ios[p], caches[p].close());
     }
     run(*ios[0], shared.close());
+}
+
+// A computation that outlives its lease's TTL keeps the lease, renewed while it runs: a second
+// process that asks meanwhile waits for the value instead of calling upstream too. Without
+// the renewal, the 2 s lease would expire under the 3 s call and the second would compute.
+// (2 s, not 1: memcached counts TTLs in whole seconds, so a 1 s lease may end at once.)
+TEST_P(memo_server_test, a_long_computation_keeps_its_lease_renewed) {
+    up_->delay = 3000ms;
+    auto shared = make_cache(io_);
+    asiocache::registry r{io_.get_executor()};
+    asiocache::backends::register_builtin(r);
+    auto cfg =
+        asiocache::parse_url(fmt::format("{}://127.0.0.1:{}", GetParam(), server_->port())).value();
+    cfg.options.ns = shared.options().ns;
+    auto other = r.make_cache(std::move(cfg));
+    lease_options const lease{.ttl = 2s, .wait = 10s, .poll_max = 50ms};
+    auto a = cached(shared, make_fetch(up_),
+                    {.key_prefix = "r", .lease = lease, .call_timeout = 10s});
+    auto b = cached(other, make_fetch(up_),
+                    {.key_prefix = "r", .lease = lease, .call_timeout = 10s});
+    auto first = spawn_callers<std::string>(io_.get_executor(), 1,
+                                            [&](int) { return a("C1", "1"); });
+    run_until(io_, [&] { return up_->calls == 1; });
+    auto second = spawn_callers<std::string>(io_.get_executor(), 1,
+                                             [&](int) { return b("C1", "1"); });
+    run_until(io_, [&] { return all_done(first, second); });
+    EXPECT_EQ(up_->calls, 1) << "the lease expired under a computation still running";
+    EXPECT_EQ((*first)[0].value, "C1/1#1");
+    EXPECT_EQ((*second)[0].value, "C1/1#1");
+    EXPECT_GE(a.stats().lease_renewals, 3U);
+    EXPECT_EQ(b.stats().lease_waits, 1U);
+    EXPECT_FALSE(run(io_, shared.exists("r:C1:1\\lease"))) << "released after the call";
+    run(io_, other.close());
+    run(io_, shared.close());
+}
+
+// A hung function whose flight its call timeout has failed stops renewing its lease: the
+// lease lapses at its TTL and another process computes, instead of waiting on a lease that a
+// result nobody wants keeps alive.
+TEST_P(memo_server_test, a_timed_out_computation_lets_its_lease_lapse) {
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    auto fetch = [calls](std::string ch, std::string ts) -> asiocache::task<std::string> {
+        int n = ++*calls;
+        asio::steady_timer t(co_await asio::this_coro::executor, n == 1 ? 30s : 10ms);
+        co_await t.async_wait(asio::use_awaitable);
+        co_return ch + "/" + ts + "#" + std::to_string(n);
+    };
+    auto shared = make_cache(io_);
+    asiocache::registry r{io_.get_executor()};
+    asiocache::backends::register_builtin(r);
+    auto cfg =
+        asiocache::parse_url(fmt::format("{}://127.0.0.1:{}", GetParam(), server_->port())).value();
+    cfg.options.ns = shared.options().ns;
+    auto other = r.make_cache(std::move(cfg));
+    lease_options const lease{.ttl = 2s, .wait = 20s, .poll_max = 50ms};
+    auto a = cached(shared, fetch, {.key_prefix = "r", .lease = lease, .call_timeout = 500ms});
+    auto b = cached(other, fetch, {.key_prefix = "r", .lease = lease, .call_timeout = 5s});
+    auto first = spawn_callers<std::string>(io_.get_executor(), 1,
+                                            [&](int) { return a("C1", "1"); });
+    run_until(io_, [&] { return all_done(first); });
+    EXPECT_EQ(code_of((*first)[0].error), errc::timeout);
+    auto const begin = std::chrono::steady_clock::now();
+    auto second = spawn_callers<std::string>(io_.get_executor(), 1,
+                                             [&](int) { return b("C1", "1"); });
+    run_until(io_, [&] { return all_done(second); });
+    EXPECT_EQ((*second)[0].value, "C1/1#2");
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s) << "waited on a lease kept alive";
+    EXPECT_EQ(b.stats().lease_waits, 1U);
+    run(io_, other.close());
+    run(io_, shared.close());
 }
 
 TEST_P(memo_server_test, lease_lock_release_is_token_checked) {

@@ -566,6 +566,26 @@ public:
         }
     }
 
+    auto expire_if_equal(std::string key, std::string expected, expiry ttl, deadline dl)
+        -> task<bool> override {
+        auto k = std::move(key);
+        if (!plain(k)) {
+            k = co_await resolve(std::move(k), dl);
+        }
+        // Memcached has no conditional touch: gets, compare, then the same value written back
+        // with the new TTL under the CAS token; retried only when another writer got between.
+        for (;;) {
+            auto current = co_await gets_resolved(k, dl);
+            if (!current || current->value != expected) {
+                co_return false;
+            }
+            if (co_await store_resolved(store_mode::cas, k, std::move(current->value), ttl,
+                                        current->token, dl)) {
+                co_return true;
+            }
+        }
+    }
+
     auto raw(std::vector<std::string> argv, deadline dl) -> task<raw_reply> override {
         auto const& cmd = argv.front();
         if (!((cmd == "stats" && argv.size() <= 2) || (cmd == "version" && argv.size() == 1) ||
@@ -835,11 +855,17 @@ private:
 
     auto store(store_mode mode, std::string key, std::string value, expiry ttl, std::uint64_t token,
                deadline dl) -> task<bool> {
-        auto const exptime = memcached_expiration(ttl, unix_now());
         auto k = std::move(key);
         if (!plain(k)) {
             k = co_await resolve(std::move(k), dl);
         }
+        co_return co_await store_resolved(mode, std::move(k), std::move(value), ttl, token, dl);
+    }
+
+    // `store` on a key already resolved (its generation form replaced by the stored key).
+    auto store_resolved(store_mode mode, std::string k, std::string value, expiry ttl,
+                        std::uint64_t token, deadline dl) -> task<bool> {
+        auto const exptime = memcached_expiration(ttl, unix_now());
         auto s = owner(k);
         co_await check_size(s, k, value, dl);
         std::string flags = ttl_flag(exptime);

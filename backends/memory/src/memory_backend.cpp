@@ -628,6 +628,18 @@ auto memory_backend::remove_if_equal(std::string key, std::string expected, dead
     });
 }
 
+auto memory_backend::expire_if_equal(std::string key, std::string expected, expiry ttl,
+                                     deadline /*dl*/) -> task<bool> {
+    co_return impl_->with_live(key, [&expected, ttl](shard& s, lookup_key, entry* e,
+                                                     lazy_now& now) {
+        if (e == nullptr || e->value != expected) {
+            return false;
+        }
+        s.set_ttl(*e, ttl, now);
+        return true;
+    });
+}
+
 auto memory_backend::close() -> task<void> { co_return; }
 
 auto memory_backend::sweep(std::size_t max_examined) -> std::size_t {

@@ -67,6 +67,18 @@ return 0)lua");
     return s;
 }
 
+auto expire_if_equal_script() -> script const& {
+    static script const s = make_script(R"lua(if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] == '0' then
+    redis.call('PERSIST', KEYS[1])
+    return 1
+  end
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0)lua");
+    return s;
+}
+
 auto ms_text(expiry ttl) -> std::string { return std::to_string(ttl.duration().count()); }
 
 auto iequals(std::string_view a, std::string_view b) -> bool {
@@ -371,6 +383,14 @@ public:
         std::vector<std::string> args{std::move(expected)};
         auto r = co_await eval(remove_if_equal_script(), key, std::move(args), dl);
         co_return redis_detail::to_integer(r, "remove_if_equal", key) == 1;
+    }
+
+    auto expire_if_equal(std::string key, std::string expected, expiry ttl, deadline dl)
+        -> task<bool> override {
+        std::vector<std::string> args{std::move(expected),
+                                      ttl.is_never() ? std::string("0") : ms_text(ttl)};
+        auto r = co_await eval(expire_if_equal_script(), key, std::move(args), dl);
+        co_return redis_detail::to_integer(r, "expire_if_equal", key) == 1;
     }
 
     auto raw(std::vector<std::string> argv, deadline dl) -> task<raw_reply> override {

@@ -102,6 +102,11 @@ public:
     /// Removes the key only if its value equals `expected`, atomically (the lease lock's
     /// token-checked release). Default: `errc::not_supported`.
     virtual auto remove_if_equal(std::string key, std::string expected, deadline dl) -> task<bool>;
+    /// Sets the key's TTL to `ttl` only if its value equals `expected`, atomically (the lease
+    /// lock's token-checked renewal). False if the value differs or the key is missing.
+    /// Default: `errc::not_supported`.
+    virtual auto expire_if_equal(std::string key, std::string expected, expiry ttl, deadline dl)
+        -> task<bool>;
     /// Passes a backend-native command through. Default: `errc::not_supported`.
     virtual auto raw(std::vector<std::string> argv, deadline dl) -> task<raw_reply>;
 

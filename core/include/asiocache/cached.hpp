@@ -133,7 +133,9 @@ struct cached_options {
     /// and the function's late result is neither returned nor stored. Without it, a function
     /// that never completes holds its key for good: every later caller in the process joins
     /// the stuck flight. Default (`nullopt`): the lease's `ttl` when `lease` is set (a holder
-    /// past it has lost the lease anyway), otherwise no bound; 0 disables. Calls that share no
+    /// past it would let another process compute), otherwise no bound; 0 disables. A lease is
+    /// renewed while its function runs and the flight still wants the result, so a function
+    /// longer than the lease's TTL keeps its lease when `call_timeout` allows it the time. Calls that share no
     /// flight (`single_flight` off, refresh, no-write calls, `multi_cached`) are the caller's
     /// own to bound, with its cancellation.
     std::optional<std::chrono::milliseconds> call_timeout;
@@ -509,11 +511,25 @@ private:
     }
 
     /// Holding the lease: look once more (a holder may have stored and released just before we
-    /// took it), compute and store, then release on every path.
+    /// took it), compute and store, then release on every path. While the function runs, the
+    /// lease is renewed every third of its TTL, so a computation longer than the TTL (with a
+    /// `call_timeout` that allows it) keeps it; renewals stop when the function ends or the
+    /// lease is found lost.
     auto compute_leased(std::string const& key, lease_lock& lock, flight<R> const* f,
                         Args&... args) -> task<std::shared_ptr<R const>> {
         std::shared_ptr<R const> value;
         std::exception_ptr error;
+        // Renewed while the flight still wants the result: once its call timeout has failed
+        // it, a hung function must not keep the lease from the other processes.
+        std::function<bool()> wanted;
+        if (f != nullptr) {
+            wanted = [w = f->weak_from_this()] {
+                auto alive = w.lock();
+                return alive && !alive->done();
+            };
+        }
+        std::optional<detail::lease_keeper> keeper;
+        keeper.emplace(co_await boost::asio::this_coro::executor, lock, std::move(wanted));
         try {
             bool cache_ok = true;
             auto landed = co_await read(key, cache_ok);
@@ -526,6 +542,8 @@ private:
         } catch (...) {
             error = std::current_exception();
         }
+        keeper->stop();
+        bump(counters_.lease_renewals, keeper->renewals());
         std::exception_ptr release_error;
         try {
             co_await lock.release();

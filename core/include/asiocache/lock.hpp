@@ -20,8 +20,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -44,7 +48,11 @@ struct lease_options {
     std::chrono::milliseconds poll_max{50};
 };
 
+class lease_lock;
+
 namespace detail {
+
+class lease_keeper;
 
 /// A fresh random token naming one holder of a lease (128 bits, hex): unique across processes
 /// and hosts in practice, so that only the holder can release its lease.
@@ -94,6 +102,11 @@ public:
     /// Gives the lease back if this lock still holds it. True if it did; false if the lease
     /// had expired (and maybe been taken by another holder, whose lock is left alone).
     auto release() -> task<bool>;
+    /// Extends the lease to a full `ttl` from now if this lock still holds it (a token-checked
+    /// expire: Redis `PEXPIRE` in a script comparing the token, a CAS on memcached). True if
+    /// it did; false if the lease was lost (expired, maybe taken by another holder): then
+    /// `held()` turns false. Errors: `not_supported` on a backend without `expire_if_equal`.
+    auto renew() -> task<bool>;
 
     /// True between a successful acquire and the release.
     [[nodiscard]] auto held() const noexcept -> bool { return held_; }
@@ -103,6 +116,8 @@ public:
     [[nodiscard]] auto token() const noexcept -> std::string const& { return token_; }
 
 private:
+    friend class detail::lease_keeper;
+
     cache cache_;
     std::string key_;
     lease_options opts_;
@@ -111,6 +126,38 @@ private:
     bool held_ = false;
     std::optional<boost::asio::any_io_executor> executor_;
 };
+
+namespace detail {
+
+/// Renews a held lease in the background, every third of its TTL less the backend's TTL
+/// granularity (memcached's whole seconds), until it is stopped (or destroyed) or the lease is
+/// found lost: what keeps a long computation's lease alive. The renewals run on a strand of
+/// `ex`, so `stop` may be called from any thread; a renewal in flight when it is stopped may
+/// still land, which is harmless: it checks the token, and a released lease no longer has it.
+class lease_keeper {
+public:
+    /// Starts renewing `lock`'s lease on `ex`. `wanted`, when set, is asked before each
+    /// renewal (on the keeper's strand): false stops the keeper, e.g. once the result is no
+    /// longer wanted, so that a hung computation cannot hold the lease for good.
+    lease_keeper(boost::asio::any_io_executor ex, lease_lock const& lock,
+                 std::function<bool()> wanted = {});
+    ~lease_keeper();
+    lease_keeper(lease_keeper const&) = delete;
+    auto operator=(lease_keeper const&) -> lease_keeper& = delete;
+
+    void stop() noexcept;
+    /// Renewals that extended the lease so far.
+    [[nodiscard]] auto renewals() const noexcept -> std::uint64_t;
+    /// True once a renewal found the lease gone (the keeper then stopped).
+    [[nodiscard]] auto lost() const noexcept -> bool;
+
+    struct state;
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+}  // namespace detail
 
 namespace detail {
 /// Releases `lock` on an error path: the function's own error is the one to report, so a

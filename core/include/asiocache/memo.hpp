@@ -40,6 +40,7 @@ struct memo_stats {
     std::uint64_t cache_errors = 0;    ///< Cache operations that failed (fail-open or not).
     std::uint64_t call_timeouts = 0;   ///< Flights failed by `call_timeout` (function too slow).
     std::uint64_t fail_opens = 0;      ///< Of `cache_errors`, the ones the call survived.
+    std::uint64_t lease_renewals = 0;  ///< Times a long computation's lease was extended.
 };
 
 /// Called for every cache failure a memoized call survives (fail-open): the error and the key.
@@ -103,6 +104,7 @@ public:
         std::atomic<std::uint64_t> cache_errors{0};
         std::atomic<std::uint64_t> call_timeouts{0};
         std::atomic<std::uint64_t> fail_opens{0};
+        std::atomic<std::uint64_t> lease_renewals{0};
     };
     counters counters_;
 

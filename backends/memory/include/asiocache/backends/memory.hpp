@@ -113,6 +113,8 @@ public:
     auto gets(std::string key, deadline dl) -> task<std::optional<versioned_bytes>> override;
     auto cas(std::string key, std::string value, std::uint64_t token, expiry ttl, deadline dl)
         -> task<bool> override;
+    auto expire_if_equal(std::string key, std::string expected, expiry ttl, deadline dl)
+        -> task<bool> override;
     auto remove_if_equal(std::string key, std::string expected, deadline dl)
         -> task<bool> override;
     /// Does nothing: the memory store is not a connection, and its data stays.
