@@ -231,6 +231,8 @@ def main():
     tg = memory.value("backend_try_get", "real_time", "threads:1")
     cgl = memory.value("cache_get_bytes_lru", "real_time", "threads:1")
     cgj = memory.value("cache_get_json", "real_time", "threads:1")
+    cgm = memory.value("cache_get_bytes_metrics", "real_time", "threads:1")
+    cgt = memory.value("cache_get_bytes_timing", "real_time", "threads:1")
     ms = memory.value("map_set", "real_time", "threads:1")
     cs = memory.value("cache_set_bytes", "real_time", "threads:1")
     s("## Memory backend (micro-benchmark)")
@@ -245,6 +247,8 @@ def main():
             ("`map_get`: mutex + unordered_map, copy out (baseline)", mg, mg),
             ("`backend_try_get`: the store's synchronous lookup alone", tg, mg),
             ("`cache_get_bytes`: `co_await cache.get<std::string>(k)`", cg, mg),
+            ("`cache_get_bytes_metrics`: the same with the metrics plugin", cgm, mg),
+            ("`cache_get_bytes_timing`: the same with the timing plugin (information)", cgt, mg),
             ("`cache_get_bytes_lru`: the same on a bounded (LRU) store", cgl, mg),
             ("`cache_get_json`: the same get, JSON serializer (information)", cgj, mg),
             ("`map_set`: mutex + `insert_or_assign` (baseline)", ms, ms),
@@ -260,6 +264,9 @@ def main():
     s("")
     target("memory", "facade get hit within 2x a mutex-guarded unordered_map lookup",
            f"{cg / mg:.2f}x", cg / mg <= 2.0)
+    target("metrics", "metrics plugin costs at most 30 ns on a memory get",
+           f"{cgm - cg:.0f} ns ({fmt_ns(cgm)} against {fmt_ns(cg)})", cgm - cg <= 30.0,
+           "the two timestamps any timing plugin needs included")
     target("memory", "2 threads scale to 1.7x one thread", f"{r2 / r1:.2f}x", r2 / r1 >= 1.7,
            f"the map itself scales {m2 / m1:.2f}x on this machine")
     overhead = memory.value("memory_entry_bytes", "overhead_bytes")

@@ -142,6 +142,30 @@ auto json_cache() -> asiocache::cache& {
     return *c;
 }
 
+// The same store behind a cache that carries the metrics plugin (issue: its cost per get).
+auto metrics_cache() -> asiocache::cache& {
+    static auto* figures = new asiocache::metrics::collector();
+    static auto* c = [] {
+        // A cache of its own over the same store: copies would share the plugin.
+        auto& base = bytes_cache();
+        auto* copy = new asiocache::cache(base.backend(), base.options());
+        figures->watch(*copy, "bench");
+        return copy;
+    }();
+    return *c;
+}
+
+// The same with the timing plugin (aiocache's TimingPlugin), for comparison.
+auto timing_cache() -> asiocache::cache& {
+    static auto* c = [] {
+        auto& base = bytes_cache();
+        auto* copy = new asiocache::cache(base.backend(), base.options());
+        copy->add_plugin<asiocache::plugins::timing>();
+        return copy;
+    }();
+    return *c;
+}
+
 // Runs `loop` (the whole measuring loop, as one coroutine) on this thread's own io_context.
 void run_loop(benchmark::State& state, asiocache::task<void> loop) {
     boost::asio::io_context io;
@@ -171,6 +195,14 @@ auto set_loop(benchmark::State* state, asiocache::cache* c) -> asiocache::task<v
 
 void cache_get_bytes(benchmark::State& state) {
     run_loop(state, get_loop(&state, &bytes_cache()));
+}
+
+void cache_get_bytes_metrics(benchmark::State& state) {
+    run_loop(state, get_loop(&state, &metrics_cache()));
+}
+
+void cache_get_bytes_timing(benchmark::State& state) {
+    run_loop(state, get_loop(&state, &timing_cache()));
 }
 
 void cache_get_bytes_lru(benchmark::State& state) {
@@ -236,6 +268,8 @@ BENCHMARK(memory_entry_bytes)->Iterations(1);
 BENCHMARK(map_get)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(cache_get_bytes)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(backend_try_get)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(cache_get_bytes_metrics)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(cache_get_bytes_timing)->Threads(1)->UseRealTime();
 BENCHMARK(cache_get_bytes_lru)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(cache_get_json)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(map_set)->Threads(1)->Threads(2)->UseRealTime();
