@@ -4,21 +4,12 @@
 #include <fstream>
 #include <string>
 
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
-
 namespace asiocache::detail {
 
+constinit std::atomic<int> op_clock::mode_{op_clock::unknown_mode};
+constinit std::atomic<double> op_clock::ns_per_tick_{0.0};
+
 namespace {
-
-using steady = std::chrono::steady_clock;
-
-auto steady_ns() noexcept -> std::uint64_t {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch())
-            .count());
-}
 
 auto kernel_trusts_tsc() noexcept -> bool {
 #if defined(__x86_64__) && defined(__linux__)
@@ -34,13 +25,6 @@ auto kernel_trusts_tsc() noexcept -> bool {
 #endif
 }
 
-// Decided once, on first use (never by a static initialiser, which a cache used from another
-// one could run before).
-auto use_tsc() noexcept -> bool {
-    static bool const yes = kernel_trusts_tsc();
-    return yes;
-}
-
 auto read_tsc() noexcept -> std::uint64_t {
 #if defined(__x86_64__)
     return __rdtsc();
@@ -49,10 +33,35 @@ auto read_tsc() noexcept -> std::uint64_t {
 #endif
 }
 
+}  // namespace
+
+// The mode is decided once (every thread that gets here first decides the same), never by a
+// static initialiser, which a cache used from another one could run before.
+auto op_clock::first_now() noexcept -> ticks {
+    static int const decided = kernel_trusts_tsc() ? tsc_mode : steady_mode;
+    mode_.store(decided, std::memory_order_relaxed);
+    return decided == tsc_mode ? read_tsc() : steady_ns();
+}
+
+auto op_clock::uses_tsc() noexcept -> bool {
+    if (mode_.load(std::memory_order_relaxed) == unknown_mode) {
+        (void)first_now();
+    }
+    return mode_.load(std::memory_order_relaxed) == tsc_mode;
+}
+
+namespace {
+
 struct paired {
     std::uint64_t tsc;
     std::uint64_t ns;
 };
+
+auto steady_now_ns() noexcept -> std::uint64_t {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
 
 // A steady_clock reading and the counter at the same instant: the reading bracketed by two
 // counter reads, the narrowest bracket of a few tries, taken at its middle. A thread
@@ -62,7 +71,7 @@ auto paired_read() noexcept -> paired {
     std::uint64_t narrowest = UINT64_MAX;
     for (int i = 0; i < 8; ++i) {
         auto const a = read_tsc();
-        auto const ns = steady_ns();
+        auto const ns = steady_now_ns();
         auto const b = read_tsc();
         if (b >= a && b - a < narrowest) {
             narrowest = b - a;
@@ -72,36 +81,25 @@ auto paired_read() noexcept -> paired {
     return best;
 }
 
-// Nanoseconds per tick, measured over 2 ms of steady_clock on first use.
-auto ns_per_tick() noexcept -> double {
+}  // namespace
+
+// Nanoseconds per tick: 1 on steady_clock; for the counter, measured over 2 ms of
+// steady_clock, once.
+auto op_clock::calibrate() noexcept -> double {
     static double const rate = [] {
+        if (!uses_tsc()) {
+            return 1.0;
+        }
         auto const p0 = paired_read();
-        while (steady_ns() - p0.ns < 2'000'000) {
+        while (steady_now_ns() - p0.ns < 2'000'000) {
         }
         auto const p1 = paired_read();
         return p1.tsc > p0.tsc && p1.ns > p0.ns
                    ? static_cast<double>(p1.ns - p0.ns) / static_cast<double>(p1.tsc - p0.tsc)
                    : 1.0;
     }();
+    ns_per_tick_.store(rate, std::memory_order_relaxed);
     return rate;
-}
-
-}  // namespace
-
-auto op_clock::uses_tsc() noexcept -> bool { return use_tsc(); }
-
-auto op_clock::now() noexcept -> ticks { return use_tsc() ? read_tsc() : steady_ns(); }
-
-auto op_clock::between(ticks from, ticks to) noexcept -> std::chrono::nanoseconds {
-    if (to <= from) {
-        return std::chrono::nanoseconds(0);
-    }
-    auto const d = to - from;
-    if (!use_tsc()) {
-        return std::chrono::nanoseconds(static_cast<std::int64_t>(d));
-    }
-    return std::chrono::nanoseconds(
-        static_cast<std::int64_t>(static_cast<double>(d) * ns_per_tick()));
 }
 
 }  // namespace asiocache::detail
