@@ -60,6 +60,12 @@ void cache::add_plugin(std::shared_ptr<plugin> p) {
     plugins_->current.store(plugins_->lists.back().get(), std::memory_order_release);
 }
 
+void cache::report(memo_event const& event) const noexcept {
+    for (auto const& p : *plugins_->current.load(std::memory_order_acquire)) {
+        p->on_memo(event);
+    }
+}
+
 cache::scope::scope(cache const& c, op o, std::string_view key, std::size_t n) noexcept
     : plugins_(c.plugins_->current.load(std::memory_order_acquire)), op_(o), key_(key), count_(n) {
     if (plugins_->empty()) {

@@ -66,7 +66,7 @@ auto memo_base::stats() const noexcept -> memo_stats {
     return {load(counters_.hits),   load(counters_.misses),      load(counters_.upstream_calls),
             load(counters_.shared), load(counters_.lease_waits), load(counters_.cache_errors),
             load(counters_.call_timeouts), load(counters_.fail_opens),
-            load(counters_.lease_renewals)};
+            load(counters_.lease_renewals), load(counters_.unrequested_keys)};
 }
 
 }  // namespace asiocache::detail

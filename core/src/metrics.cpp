@@ -240,7 +240,7 @@ void collector::visit(visitor& v) const {
         std::string_view help;
         std::uint64_t memo_stats::*field;  // null: calls, hits + misses
     };
-    static constexpr std::array<memo_family, 10> memo_families{{
+    static constexpr std::array<memo_family, 11> memo_families{{
         {"asiocache_memo_calls_total",
          "Calls of a memoized function (keys asked, for multi_cached).", nullptr},
         {"asiocache_memo_hits_total", "Results served from the cache (keys, for multi_cached).",
@@ -261,6 +261,9 @@ void collector::visit(visitor& v) const {
          &memo_stats::cache_errors},
         {"asiocache_memo_fail_open_total",
          "Cache failures the memoized call survived (fail-open).", &memo_stats::fail_opens},
+        {"asiocache_memo_unrequested_keys_total",
+         "Keys a multi_cached function returned unasked (dropped).",
+         &memo_stats::unrequested_keys},
         {"asiocache_memo_call_timeouts_total",
          "Computations failed by the call timeout (the function was too slow).",
          &memo_stats::call_timeouts},

@@ -108,6 +108,68 @@ TEST_F(multi_cached_test, ttl_expiry_and_skip_and_invalidate) {
     EXPECT_EQ(loader_->asked.size(), 4U);
 }
 
+// A client passed first, left out of the keys; a result that is a vector of pairs; keys the
+// function returns unasked dropped, counted and reported to the plugins.
+struct api_client {
+    int calls = 0;
+};
+
+struct memo_event_plugin final : asiocache::plugin {
+    void on_memo(asiocache::memo_event const& e) noexcept override {
+        if (e.what == asiocache::memo_event::kind::unrequested_keys) {
+            unrequested += e.count;
+            function = std::string(e.function);
+        }
+    }
+    std::size_t unrequested = 0;
+    std::string function;
+};
+
+TEST_F(multi_cached_test, leading_arguments_and_any_map_like_result) {
+    auto& events = cache_.add_plugin<memo_event_plugin>();
+    auto load = [](api_client* client, std::vector<int> ids)
+        -> task<std::vector<std::pair<int, std::string>>> {
+        ++client->calls;
+        std::vector<std::pair<int, std::string>> out;
+        for (int id : ids) {
+            out.emplace_back(id, "user" + std::to_string(id));
+        }
+        out.emplace_back(100, "never asked");  // a batch API that returns more
+        out.emplace_back(ids.front(), "a second answer, ignored");
+        co_return out;
+    };
+    auto users = multi_cached(cache_, load, {.key_prefix = "user"});
+    api_client one;
+    api_client two;
+    EXPECT_EQ(run(io_, users(&one, {3, 1})), (pairs{{3, "user3"}, {1, "user1"}}));
+    // Another client, same keys: the client is not part of the key, so these are hits.
+    EXPECT_EQ(run(io_, users(&two, {1, 3})), (pairs{{1, "user1"}, {3, "user3"}}));
+    EXPECT_EQ(one.calls, 1);
+    EXPECT_EQ(two.calls, 0);
+    EXPECT_EQ(users.stats().unrequested_keys, 2U);
+    EXPECT_EQ(events.unrequested, 2U);
+    EXPECT_EQ(events.function, "user");
+    EXPECT_FALSE(run(io_, cache_.exists("user:100"))) << "an unasked key is never stored";
+    EXPECT_EQ(run(io_, users.call_with({.cache_read = false}, &two, {2})),
+              (pairs{{2, "user2"}}));
+    EXPECT_EQ(two.calls, 1);
+}
+
+TEST_F(multi_cached_test, unordered_map_results_work_too) {
+    auto load = [](std::vector<int> ids) -> task<std::unordered_map<int, std::string>> {
+        std::unordered_map<int, std::string> out;
+        for (int id : ids) {
+            out.emplace(id, "u" + std::to_string(id));
+        }
+        co_return out;
+    };
+    auto users = multi_cached(cache_, load, {.key_prefix = "u"});
+    EXPECT_EQ(run(io_, users({5, 4})), (pairs{{5, "u5"}, {4, "u4"}}));
+    EXPECT_EQ(run(io_, users({4, 5})), (pairs{{4, "u4"}, {5, "u5"}}));
+    EXPECT_EQ(users.stats().upstream_calls, 1U);
+    EXPECT_EQ(users.stats().unrequested_keys, 0U);
+}
+
 TEST_F(multi_cached_test, cache_read_false_reloads_every_key) {
     auto users = multi_cached(cache_, make_loader(loader_), {.key_prefix = "user"});
     run(io_, users({1, 2}));

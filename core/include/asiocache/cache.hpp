@@ -230,6 +230,9 @@ public:
         return ref;
     }
 
+    /// Hands `event` to every plugin (`plugin::on_memo`): the memoization layer's reports.
+    void report(memo_event const& event) const noexcept;
+
     /// The stored key for `key`, as every operation builds it.
     [[nodiscard]] auto build_key(std::string_view key, call_options const& o = {}) const
         -> std::string;

@@ -40,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -146,6 +147,7 @@ namespace detail {
 template <class Ret, class... A>
 struct signature {
     using result = Ret;
+    using args = std::tuple<std::decay_t<A>...>;
     template <template <class...> class T, class... Front>
     using apply = T<Front..., std::decay_t<A>...>;
 };

@@ -41,6 +41,8 @@ struct memo_stats {
     std::uint64_t call_timeouts = 0;   ///< Flights failed by `call_timeout` (function too slow).
     std::uint64_t fail_opens = 0;      ///< Of `cache_errors`, the ones the call survived.
     std::uint64_t lease_renewals = 0;  ///< Times a long computation's lease was extended.
+    /// Keys a batch function returned that were not asked for (`multi_cached`; dropped).
+    std::uint64_t unrequested_keys = 0;
 };
 
 /// Called for every cache failure a memoized call survives (fail-open): the error and the key.
@@ -91,6 +93,8 @@ public:
     auto cache_failed(std::exception_ptr const& error, std::string_view key) -> bool;
 
     [[nodiscard]] auto stats() const noexcept -> memo_stats;
+    /// The key prefix, which names the function.
+    [[nodiscard]] auto prefix() const noexcept -> std::string const& { return prefix_; }
 
     cache cache_;
     call_options call_;
@@ -105,6 +109,7 @@ public:
         std::atomic<std::uint64_t> call_timeouts{0};
         std::atomic<std::uint64_t> fail_opens{0};
         std::atomic<std::uint64_t> lease_renewals{0};
+        std::atomic<std::uint64_t> unrequested_keys{0};
     };
     counters counters_;
 

@@ -15,6 +15,9 @@
 /// returned with one `multi_set`, and returns every found pair in the caller's key order. A key
 /// that is neither in the cache nor in the function's result is left out of the result, and is
 /// not cached. Repeated keys are looked up once and returned once, at their first position.
+/// Keys the function returns that were not asked for are dropped, counted
+/// (`memo_stats::unrequested_keys`) and reported to the cache's plugins (`plugin::on_memo`).
+/// Leading parameters of the function (a client) are passed through, never part of the keys.
 /// Concurrent calls do not share function calls (no single-flight across batches).
 
 #include "asiocache/cache.hpp"
@@ -26,6 +29,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ranges>
+#include <tuple>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -75,38 +80,59 @@ struct multi_cached_options {
 
 namespace detail {
 
-template <class F>
-struct batch_signature;
-template <class C, class Ret, class Arg>
-struct batch_signature<Ret (C::*)(Arg) const> {
-    using result = Ret;
-    using arg = std::decay_t<Arg>;
+/// The parameters of a batch function, split: the leading ones (left out of the keys, such as
+/// a client) and the last one, the keys.
+template <class Args, class Index>
+struct split_batch_args;
+template <class... A, std::size_t... I>
+struct split_batch_args<std::tuple<A...>, std::index_sequence<I...>> {
+    using all = std::tuple<A...>;
+    using keys = std::tuple_element_t<sizeof...(A) - 1, all>;
+    using leading = std::tuple<std::tuple_element_t<I, all>...>;
 };
-template <class Ret, class Arg>
-struct batch_signature<Ret (*)(Arg)> {
-    using result = Ret;
-    using arg = std::decay_t<Arg>;
-};
+
+template <class T>
+concept pair_like = requires { typename std::tuple_size<std::remove_cvref_t<T>>::type; } &&
+                    std::tuple_size_v<std::remove_cvref_t<T>> == 2;
 
 template <class Fn>
 struct batch_types {
-    using sig = std::conditional_t<std::is_pointer_v<Fn>, batch_signature<Fn>,
-                                   batch_signature<decltype(&Fn::operator())>>;
-    using keys = typename sig::arg;  // std::vector<K>
+    using sig = typename callable_signature<Fn>::type;
+    using args = typename sig::args;
+    static_assert(std::tuple_size_v<args> >= 1,
+                  "asiocache::multi_cached: the function must take the keys as its last "
+                  "parameter, a std::vector<K>");
+    using split = split_batch_args<args, std::make_index_sequence<std::tuple_size_v<args> - 1>>;
+    using keys = typename split::keys;  // std::vector<K>
     using key = typename keys::value_type;
-    using map = typename task_value<typename sig::result>::type;
-    using value = typename map::mapped_type;
+    using leading = typename split::leading;
     static_assert(std::is_same_v<keys, std::vector<key>>,
-                  "asiocache::multi_cached: the function must take a std::vector of keys");
-    static_assert(std::is_same_v<typename map::key_type, key>,
-                  "asiocache::multi_cached: the function must return a map from the keys");
+                  "asiocache::multi_cached: the function's last parameter must be a "
+                  "std::vector of keys");
+    static_assert(task_value<typename sig::result>::is_task,
+                  "asiocache::multi_cached: the function must return asiocache::task<Map>");
+    using map = typename task_value<typename sig::result>::type;
+    static_assert(std::ranges::input_range<map>,
+                  "asiocache::multi_cached: the result must be map-like: a range of (key, "
+                  "value) pairs, such as std::map, std::unordered_map or "
+                  "std::vector<std::pair<K, V>>");
+    using element = std::ranges::range_value_t<map>;
+    static_assert(pair_like<element>,
+                  "asiocache::multi_cached: the result's elements must be (key, value) pairs");
+    using value = std::remove_cvref_t<std::tuple_element_t<1, element>>;
+    static_assert(std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, element>>, key>,
+                  "asiocache::multi_cached: the result must be keyed by the key type");
 };
+
+template <class K, class V, class Fn, class Leading>
+struct multi_memoized_of;
 
 }  // namespace detail
 
 /// A batch function memoized with `multi_cached`. Cheap to copy; safe to call from several
-/// threads at once, provided the wrapped function is.
-template <class K, class V, class Fn>
+/// threads at once, provided the wrapped function is. `Lead...` are the function's leading
+/// parameters, passed through and left out of the keys.
+template <class K, class V, class Fn, class... Lead>
 class multi_memoized {
 public:
     using options_type = multi_cached_options<K, V>;
@@ -117,14 +143,14 @@ public:
         : state_(std::make_shared<state>(std::move(c), std::move(fn), std::move(opts))) {}
 
     /// The values for `keys`: hits from one `multi_get`, the rest from one call of the
-    /// function, stored with one `multi_set`.
+    /// function (with `lead...` before the keys), stored with one `multi_set`.
     /// *Errors*: what the function throws; cache errors only without fail-open.
-    auto operator()(std::vector<K> keys) const -> task<result_type> {
-        return call(state_, memo_call{}, std::move(keys));
+    auto operator()(Lead... lead, std::vector<K> keys) const -> task<result_type> {
+        return call(state_, memo_call{}, std::move(keys), std::move(lead)...);
     }
     /// A call with per-call switches, e.g. `{.cache_read = false}` to reload every key.
-    auto call_with(memo_call how, std::vector<K> keys) const -> task<result_type> {
-        return call(state_, how, std::move(keys));
+    auto call_with(memo_call how, Lead... lead, std::vector<K> keys) const -> task<result_type> {
+        return call(state_, how, std::move(keys), std::move(lead)...);
     }
     /// Removes the stored value of `key`; true if there was one. Cache errors propagate.
     auto invalidate(K key) const -> task<bool> { return invalidate_one(state_, std::move(key)); }
@@ -153,8 +179,8 @@ private:
         options_type opts;
     };
 
-    static auto call(std::shared_ptr<state> self, memo_call how, std::vector<K> keys)
-        -> task<result_type> {
+    static auto call(std::shared_ptr<state> self, memo_call how, std::vector<K> keys,
+                     Lead... lead) -> task<result_type> {
         // Distinct keys, in first-seen order, with their cache keys.
         std::vector<K> wanted;
         std::vector<std::string> cache_keys;
@@ -198,18 +224,35 @@ private:
                 ask.push_back(wanted[i]);
             }
             detail::memo_base::bump(self->counters_.upstream_calls);
-            auto fetched = co_await std::invoke(self->fn, std::move(ask));
-            std::vector<std::pair<std::string, V>> to_store;
+            auto fetched = co_await std::invoke(self->fn, lead..., std::move(ask));
+            // Each returned pair goes to the key it answers, found by its cache key: any
+            // map-like result works, whatever its lookup. A key nobody asked for (or asked
+            // twice) is dropped, and counted and reported to the plugins.
+            std::unordered_map<std::string, std::size_t> asked;
+            asked.reserve(missing.size());
             for (auto i : missing) {
-                auto it = fetched.find(wanted[i]);
-                if (it == fetched.end()) {
+                asked.emplace(cache_keys[i], i);
+            }
+            std::vector<std::pair<std::string, V>> to_store;
+            std::size_t unrequested = 0;
+            for (auto&& element : fetched) {
+                auto&& [rk, rv] = element;
+                auto it = asked.find(self->key_of(rk));
+                if (it == asked.end() || found[it->second]) {
+                    ++unrequested;
                     continue;
                 }
+                auto const i = it->second;
                 if (how.cache_write && cache_ok &&
-                    !(self->opts.skip_cache && self->opts.skip_cache(it->first, it->second))) {
-                    to_store.emplace_back(cache_keys[i], it->second);
+                    !(self->opts.skip_cache && self->opts.skip_cache(wanted[i], rv))) {
+                    to_store.emplace_back(cache_keys[i], rv);
                 }
-                found[i] = std::move(it->second);
+                found[i] = std::move(rv);
+            }
+            if (unrequested != 0) {
+                detail::memo_base::bump(self->counters_.unrequested_keys, unrequested);
+                self->cache_.report({memo_event::kind::unrequested_keys, self->prefix(),
+                                     unrequested});
             }
             if (!to_store.empty()) {
                 co_await store(self, std::move(to_store));
@@ -248,18 +291,30 @@ private:
     std::shared_ptr<state> state_;
 };
 
+namespace detail {
+template <class K, class V, class Fn, class... Lead>
+struct multi_memoized_of<K, V, Fn, std::tuple<Lead...>> {
+    using type = multi_memoized<K, V, Fn, Lead...>;
+};
+template <class Fn>
+using multi_memoized_for =
+    typename multi_memoized_of<typename batch_types<Fn>::key, typename batch_types<Fn>::value,
+                               Fn, typename batch_types<Fn>::leading>::type;
+}  // namespace detail
+
 /**
- * Memoizes `fn`, a batch function `task<Map>(std::vector<K>)` where `Map` is a map from `K`
- * (`std::map`, `std::unordered_map`, ...): see the file comment and `multi_cached_options`.
+ * Memoizes `fn`, a batch function `task<Map>(Lead..., std::vector<K>)`: the keys come last,
+ * after any leading parameters (a client, say), which are passed through and left out of the
+ * keys. `Map` is any map-like result, a range of (key, value) pairs: `std::map`,
+ * `std::unordered_map`, `std::vector<std::pair<K, V>>`, ... See the file comment and
+ * `multi_cached_options`.
  * *Errors* at construction: `invalid_argument` for an empty `key_prefix` or `key_builder`.
  */
 template <class Fn>
 auto multi_cached(cache c, Fn fn,
                   multi_cached_options<typename detail::batch_types<Fn>::key,
                                        typename detail::batch_types<Fn>::value>
-                      opts = {})
-    -> multi_memoized<typename detail::batch_types<Fn>::key,
-                      typename detail::batch_types<Fn>::value, Fn> {
+                      opts = {}) -> detail::multi_memoized_for<Fn> {
     return {std::move(c), std::move(fn), std::move(opts)};
 }
 

@@ -54,6 +54,18 @@ struct op_result {
     boost::system::error_code error;    ///< Set when the operation failed.
 };
 
+/// Something the memoization layer reports beyond the cache operations it makes (which plugins
+/// see as operations anyway).
+struct memo_event {
+    enum class kind {
+        /// A `multi_cached` function returned keys it was not asked for; they were dropped.
+        unrequested_keys,
+    };
+    kind what;
+    std::string_view function;  ///< The memoized function's key prefix.
+    std::size_t count;          ///< How many (keys, for `unrequested_keys`).
+};
+
 /// A plugin: hooks that run around every operation of the caches it is added to (aiocache's
 /// `pre_<cmd>` / `post_<cmd>`, with a typed operation instead of a method name).
 ///
@@ -86,6 +98,8 @@ public:
     virtual ~plugin() = default;
     virtual void before(op_start const& /*event*/) noexcept {}
     virtual void after(op_result const& /*event*/) noexcept {}
+    /// What a memoized function built on this cache reports (`memo_event`).
+    virtual void on_memo(memo_event const& /*event*/) noexcept {}
 };
 
 }  // namespace asiocache
