@@ -101,7 +101,28 @@ void memoized_call_with_plugins(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
+/// The same call through `memo_fn`, the type-erased holder (one virtual call more).
+void memo_fn_call(benchmark::State& state) {
+    auto cache = make_cache(state);
+    asiocache::memo_fn<std::string(std::string, std::string)> memo =
+        asiocache::cached(cache, fetch, {.key_prefix = "replies", .ttl = 60s});
+    run_loop([&]() -> task<void> {
+        std::string channel = "C024";
+        std::string ts = "1700000000.000001";
+        co_await memo(channel, ts);
+        for (auto _ : state) {
+            auto v = co_await memo(channel, ts);
+            benchmark::DoNotOptimize(v);
+        }
+        if (memo.stats().upstream_calls != 1) {
+            state.SkipWithError("the key was not warm");
+        }
+    });
+    state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(facade_get)->ArgName("json")->Arg(0)->Arg(1);
+BENCHMARK(memo_fn_call)->ArgName("json")->Arg(0)->Arg(1);
 BENCHMARK(memoized_call)->ArgName("json")->Arg(0)->Arg(1);
 BENCHMARK(memoized_call_with_plugins)->ArgName("json")->Arg(0)->Arg(1);
 

@@ -370,4 +370,31 @@ TEST_F(fail_open_test, invalidate_reports_cache_errors) {
     EXPECT_EQ(run_error(io_, memo.invalidate("C1", "1")), errc::backend_unavailable);
 }
 
+// memo_fn: a memoized lambda kept in a class member, named by its signature only.
+class replies_service {
+public:
+    replies_service(cache c, std::shared_ptr<upstream_state> up)
+        : replies(cached(std::move(c), make_fetch(std::move(up)), {.key_prefix = "replies"})) {}
+    asiocache::memo_fn<std::string(std::string, std::string)> replies;
+};
+
+TEST_F(cached_test, memo_fn_holds_a_memoized_function_by_its_signature) {
+    replies_service svc(cache_, up_);
+    EXPECT_EQ(run(io_, svc.replies("C1", "1")), "C1/1#1");
+    EXPECT_EQ(run(io_, svc.replies("C1", "1")), "C1/1#1");
+    EXPECT_EQ(up_->calls, 1);
+    auto copy = svc.replies;  // copies share the memoized function
+    EXPECT_EQ(copy.stats().hits, 1U);
+    EXPECT_EQ(run(io_, copy.refresh("C1", "1")), "C1/1#2");
+    EXPECT_EQ(run(io_, svc.replies("C1", "1")), "C1/1#2");
+    EXPECT_EQ(copy.key("C1", "1"), "replies:C1:1");
+    EXPECT_TRUE(run(io_, copy.invalidate("C1", "1")));
+    EXPECT_EQ(copy.in_flight(), 0U);
+    std::vector<asiocache::memo_fn<std::string(std::string, std::string)>> several{svc.replies};
+    EXPECT_EQ(run(io_, several[0]("C1", "1")), "C1/1#3");
+    asiocache::memo_fn<std::string(std::string, std::string)> empty;
+    EXPECT_FALSE(empty);
+    EXPECT_THROW(empty("C1", "1"), boost::system::system_error);
+}
+
 }  // namespace

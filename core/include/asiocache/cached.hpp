@@ -619,4 +619,89 @@ auto cached(cache c, Fn fn, typename detail::memo_types<Fn>::options opts = {}) 
     return {std::move(c), std::move(fn), std::move(opts)};
 }
 
+template <class Signature>
+class memo_fn;
+
+/**
+ * A memoized function behind a type that names only its signature: `memo_fn<R(Args...)>`
+ * holds what `cached` returns for any function with that signature (parameters decayed, as
+ * `memoized` takes them), so that it can be a class member or a container element without
+ * `decltype` of a lambda.
+ *
+ * @code
+ * class replies_service {
+ *     asiocache::memo_fn<thread(std::string, std::string)> replies_;
+ * public:
+ *     explicit replies_service(asiocache::cache c)
+ *         : replies_(asiocache::cached(c, [](std::string ch, std::string ts) -> task<thread> {
+ *               ...
+ *           }, {.key_prefix = "replies"})) {}
+ * };
+ * @endcode
+ *
+ * Copies share the memoized function. A call costs one virtual call more than on `memoized`
+ * (benchmarks/RESULTS.md has the figure). A default-constructed `memo_fn` is empty; calling it
+ * fails with `invalid_argument`.
+ */
+template <class R, class... Args>
+class memo_fn<R(Args...)> {
+public:
+    using result_type = R;
+
+    memo_fn() = default;
+    template <class Fn>
+    memo_fn(memoized<R, Fn, Args...> m)  // NOLINT(google-explicit-constructor): a wrapper
+        : impl_(std::make_shared<model<Fn> const>(std::move(m))) {}
+
+    auto operator()(Args... args) const -> task<R> {
+        return get().call(memo_call{}, std::move(args)...);
+    }
+    auto call_with(memo_call how, Args... args) const -> task<R> {
+        return get().call(how, std::move(args)...);
+    }
+    auto refresh(Args... args) const -> task<R> {
+        return get().call(memo_call{.cache_read = false}, std::move(args)...);
+    }
+    auto invalidate(Args... args) const -> task<bool> {
+        return get().invalidate(std::move(args)...);
+    }
+    [[nodiscard]] auto key(Args const&... args) const -> std::string { return get().key(args...); }
+    [[nodiscard]] auto stats() const -> memo_stats { return get().stats(); }
+    [[nodiscard]] auto in_flight() const -> std::size_t { return get().in_flight(); }
+    explicit operator bool() const noexcept { return impl_ != nullptr; }
+
+private:
+    struct base {
+        virtual ~base() = default;
+        virtual auto call(memo_call how, Args... args) const -> task<R> = 0;
+        virtual auto invalidate(Args... args) const -> task<bool> = 0;
+        virtual auto key(Args const&... args) const -> std::string = 0;
+        virtual auto stats() const -> memo_stats = 0;
+        virtual auto in_flight() const -> std::size_t = 0;
+    };
+    template <class Fn>
+    struct model final : base {
+        explicit model(memoized<R, Fn, Args...> m) : fn(std::move(m)) {}
+        auto call(memo_call how, Args... args) const -> task<R> override {
+            return fn.call_with(how, std::move(args)...);
+        }
+        auto invalidate(Args... args) const -> task<bool> override {
+            return fn.invalidate(std::move(args)...);
+        }
+        auto key(Args const&... args) const -> std::string override { return fn.key(args...); }
+        auto stats() const -> memo_stats override { return fn.stats(); }
+        auto in_flight() const -> std::size_t override { return fn.in_flight(); }
+        memoized<R, Fn, Args...> fn;
+    };
+
+    auto get() const -> base const& {
+        if (!impl_) {
+            throw_error(errc::invalid_argument, "memo_fn: empty (default-constructed)");
+        }
+        return *impl_;
+    }
+
+    std::shared_ptr<base const> impl_;
+};
+
 }  // namespace asiocache
