@@ -193,9 +193,12 @@ struct lease_keeper::state {
     static auto run(std::shared_ptr<state> self) -> task<void> {
         // A third of what is sure to remain after a renewal: on a backend that counts TTLs in
         // whole seconds (memcached), a lease renewed for 2 s may end 1 s later.
-        auto const grain = std::chrono::duration_cast<std::chrono::milliseconds>(
-            self->c.backend()->traits().ttl_granularity);
-        auto const sure = self->ttl > grain ? self->ttl - grain : self->ttl;
+        // memcached stores ceil(ttl) seconds and may drop the item a second early.
+        auto const grain = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        self->c.backend()->traits().ttl_granularity),
+                                    std::chrono::milliseconds(1));
+        auto const stored = (self->ttl + grain - std::chrono::milliseconds(1)) / grain * grain;
+        auto const sure = stored > grain ? stored - grain : stored / 2;
         auto const every = std::max(sure / 3, std::chrono::milliseconds(1));
         while (!self->stopped.load()) {
             self->timer.expires_after(every);

@@ -27,7 +27,7 @@ auto kernel_trusts_tsc() noexcept -> bool {
 
 auto read_tsc() noexcept -> std::uint64_t {
 #if defined(__x86_64__)
-    return __rdtsc();
+    return __builtin_ia32_rdtsc();
 #else
     return 0;
 #endif

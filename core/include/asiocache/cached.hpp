@@ -136,7 +136,8 @@ struct cached_options {
     /// the stuck flight. Default (`nullopt`): the lease's `ttl` when `lease` is set (a holder
     /// past it would let another process compute), otherwise no bound; 0 disables. A lease is
     /// renewed while its function runs and the flight still wants the result, so a function
-    /// longer than the lease's TTL keeps its lease when `call_timeout` allows it the time. Calls that share no
+    /// longer than the lease's TTL keeps its lease when `call_timeout` allows it the time; with
+    /// 0 (no bound) it is not renewed, so that a hung function cannot hold it for good. Calls that share no
     /// flight (`single_flight` off, refresh, no-write calls, `multi_cached`) are the caller's
     /// own to bound, with its cancellation.
     std::optional<std::chrono::milliseconds> call_timeout;
@@ -530,8 +531,12 @@ private:
                 return alive && !alive->done();
             };
         }
+        // Without a call bound (`call_timeout` 0), nothing would ever stop a hung function's
+        // renewals: the lease then lasts its TTL, as an unrenewed one.
         std::optional<detail::lease_keeper> keeper;
-        keeper.emplace(co_await boost::asio::this_coro::executor, lock, std::move(wanted));
+        if (call_limit().count() > 0) {
+            keeper.emplace(co_await boost::asio::this_coro::executor, lock, std::move(wanted));
+        }
         try {
             bool cache_ok = true;
             auto landed = co_await read(key, cache_ok);
@@ -544,8 +549,10 @@ private:
         } catch (...) {
             error = std::current_exception();
         }
-        keeper->stop();
-        bump(counters_.lease_renewals, keeper->renewals());
+        if (keeper) {
+            keeper->stop();
+            bump(counters_.lease_renewals, keeper->renewals());
+        }
         std::exception_ptr release_error;
         try {
             co_await lock.release();
@@ -645,6 +652,10 @@ class memo_fn;
  */
 template <class R, class... Args>
 class memo_fn<R(Args...)> {
+    static_assert((std::is_same_v<Args, std::decay_t<Args>> && ...),
+                  "asiocache::memo_fn: name the parameters as memoized takes them, decayed and "
+                  "by value: memo_fn<R(std::string)>, not memo_fn<R(std::string const&)>");
+
 public:
     using result_type = R;
 

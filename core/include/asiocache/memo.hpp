@@ -41,7 +41,8 @@ struct memo_stats {
     std::uint64_t call_timeouts = 0;   ///< Flights failed by `call_timeout` (function too slow).
     std::uint64_t fail_opens = 0;      ///< Of `cache_errors`, the ones the call survived.
     std::uint64_t lease_renewals = 0;  ///< Times a long computation's lease was extended.
-    /// Keys a batch function returned that were not asked for (`multi_cached`; dropped).
+    /// Keys a batch function returned that were not asked for, or answered a second time
+    /// (`multi_cached`; dropped).
     std::uint64_t unrequested_keys = 0;
 };
 

@@ -17,7 +17,9 @@
 /// not cached. Repeated keys are looked up once and returned once, at their first position.
 /// Keys the function returns that were not asked for are dropped, counted
 /// (`memo_stats::unrequested_keys`) and reported to the cache's plugins (`plugin::on_memo`).
-/// Leading parameters of the function (a client) are passed through, never part of the keys.
+/// Leading parameters of the function (a client) are passed through, never part of the keys;
+/// as `cached`'s, they are taken by value (decayed), so pass a pointer or `std::ref` to share
+/// an object. A key answered twice counts as unrequested too (the first answer is kept).
 /// Concurrent calls do not share function calls (no single-flight across batches).
 
 #include "asiocache/cache.hpp"
@@ -224,7 +226,7 @@ private:
                 ask.push_back(wanted[i]);
             }
             detail::memo_base::bump(self->counters_.upstream_calls);
-            auto fetched = co_await std::invoke(self->fn, lead..., std::move(ask));
+            auto fetched = co_await std::invoke(self->fn, std::move(lead)..., std::move(ask));
             // Each returned pair goes to the key it answers, found by its cache key: any
             // map-like result works, whatever its lookup. A key nobody asked for (or asked
             // twice) is dropped, and counted and reported to the plugins.

@@ -5,10 +5,6 @@
 #include <chrono>
 #include <cstdint>
 
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
-
 namespace asiocache::detail {
 
 /// The timestamps behind `op_result::took`: two per operation on a cache with plugins, so their
@@ -26,7 +22,7 @@ public:
         auto const m = mode_.load(std::memory_order_relaxed);
 #if defined(__x86_64__)
         if (m == tsc_mode) {
-            return __rdtsc();
+            return __builtin_ia32_rdtsc();
         }
 #endif
         if (m == steady_mode) {
