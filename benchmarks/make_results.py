@@ -264,8 +264,15 @@ def main():
     s("")
     target("memory", "facade get hit within 2x a mutex-guarded unordered_map lookup",
            f"{cg / mg:.2f}x", cg / mg <= 2.0)
+    pc = memory.value("metrics_plugin_cost", "cost_ns")
+    pp = memory.value("metrics_plugin_cost", "plain_ns")
+    pm = memory.value("metrics_plugin_cost", "metrics_ns")
+    s(f"The metrics plugin's cost, paired (`metrics_plugin_cost`: blocks of 256 gets without and "
+      f"with it, alternately, medians of the per-get differences): {pc:.0f} ns per get "
+      f"({pm:.0f} ns against {pp:.0f} ns), the two timestamps any timing plugin needs included.")
+    s("")
     target("metrics", "metrics plugin costs at most 30 ns on a memory get",
-           f"{cgm - cg:.0f} ns ({fmt_ns(cgm)} against {fmt_ns(cg)})", cgm - cg <= 30.0,
+           f"{pc:.0f} ns ({pm:.0f} ns against {pp:.0f} ns, paired)", pc <= 30.0,
            "the two timestamps any timing plugin needs included")
     target("memory", "2 threads scale to 1.7x one thread", f"{r2 / r1:.2f}x", r2 / r1 >= 1.7,
            f"the map itself scales {m2 / m1:.2f}x on this machine")
@@ -512,10 +519,15 @@ def main():
     s("|---|---:|---:|---:|")
     for j in ("json:0", "json:1"):
         base = memo.value("facade_get", "real_time", j)
-        for func in ("facade_get", "memoized_call", "memoized_call_with_plugins"):
+        for func in ("facade_get", "memoized_call", "memo_fn_call", "memoized_call_with_plugins"):
             t = memo.value(func, "real_time", j)
             s(f"| `{func}/{j}` | {fmt_rate(memo.value(func, 'items_per_second', j))} | "
               f"{fmt_ns(t)} | {t / base:.2f}x |")
+    s("")
+    mc = memo.value("memoized_call", "real_time", "json:0")
+    mf = memo.value("memo_fn_call", "real_time", "json:0")
+    s(f"`memo_fn` (the type-erased holder) costs {mf - mc:.0f} ns per call over `memoized` "
+      f"(string serializer: {fmt_ns(mf)} against {fmt_ns(mc)}).")
     s("")
     for j, label in (("json:0", "string serializer"), ("json:1", "JSON serializer")):
         rate = memo.value("memoized_call", "items_per_second", j)

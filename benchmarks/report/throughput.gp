@@ -13,38 +13,38 @@ set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 3 
 set xtics (1, 64, 512)
 set xrange [0.6666666666666666:768]
 $t0 << EOD
-1 1891397.6576570238
-64 2187133.422326612
-512 3199796.7327225897
+1 1225494.26286686
+64 1263061.9945819199
+512 910379.1154708493
 EOD
 $b0 << EOD
-1 3763738.977417566
-64 4853597.050239507
-512 5043418.097993782
+1 2511125.0643198015
+64 2233840.9856209117
+512 1967593.529405196
 EOD
 $t1 << EOD
-1 10966.877637062766
-64 425445.1208145632
-512 614439.7954504217
+1 3533.890081882893
+64 255504.02380016432
+512 162995.48018670615
 EOD
 $b1 << EOD
-1 13486.31954630131
-64 357964.0333031684
-512 656877.0417803434
+1 4328.429514520078
+64 163764.409598864
+512 280785.1431368836
 EOD
 $t2 << EOD
-1 10762.298949493324
-64 491313.0986381144
-512 496209.2078254975
+1 6278.367482497547
+64 229224.62470527482
+512 242392.66334111214
 EOD
 $b2 << EOD
-1 12316.98096410592
-64 13828.49920781544
-512 12678.294427795001
+1 6764.659839079993
+64 7346.601169419659
+512 6862.5569072207645
 EOD
 plot $t0 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $b0 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  asiocache', \
-     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:33036/0  raw hiredis pipelined', \
-     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  asiocache', \
-     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:25699  raw libmemcached sync'
+     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:48845/0  asiocache', \
+     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:48845/0  raw hiredis pipelined', \
+     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42270  asiocache', \
+     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:42270  raw libmemcached sync'
