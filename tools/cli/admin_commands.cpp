@@ -241,19 +241,35 @@ auto describe(std::exception_ptr const& e) -> std::string {
     }
 }
 
-void fill_redis(reading& r, text_map const& info, int db) {
-    auto add = [&](std::string_view name) {
-        if (auto it = info.find(name); it != info.end()) {
+// Copies a server's statistics (name -> text) into a reading: as they are, or as numbers.
+struct stat_reader {
+    text_map const& stats;
+    reading& r;
+
+    // The statistic, as a figure, if the server gave it.
+    void add(std::string_view name) const {
+        if (auto it = stats.find(name); it != stats.end()) {
             r.figures.emplace_back(std::string(name), figure(it->second));
         }
-    };
-    auto number = [&](std::string_view name) {
-        auto it = info.find(name);
-        return it == info.end() ? std::uint64_t{0} : count_of(it->second);
-    };
-    if (auto it = info.find("redis_version"); it != info.end()) {
-        r.figures.emplace_back("redis_version", it->second);
     }
+    // The statistic as text (a version), if the server gave it.
+    void add_text(std::string_view name) const {
+        if (auto it = stats.find(name); it != stats.end()) {
+            r.figures.emplace_back(std::string(name), it->second);
+        }
+    }
+    // The statistic as a count; 0 if absent.
+    [[nodiscard]] auto number(std::string_view name) const -> std::uint64_t {
+        auto it = stats.find(name);
+        return it == stats.end() ? std::uint64_t{0} : count_of(it->second);
+    }
+};
+
+void fill_redis(reading& r, text_map const& info, int db) {
+    stat_reader const in{info, r};
+    auto add = [&in](std::string_view name) { in.add(name); };
+    auto number = [&in](std::string_view name) { return in.number(name); };
+    in.add_text("redis_version");
     add("uptime_in_seconds");
     add("connected_clients");
     add("keyspace_hits");
@@ -289,18 +305,10 @@ void fill_memcached(reading& r, raw_reply const& reply) {
     for (std::size_t i = 1; i + 1 < e.size(); i += 2) {
         st.emplace(e[i].str, e[i + 1].str);
     }
-    auto add = [&](std::string_view name) {
-        if (auto it = st.find(name); it != st.end()) {
-            r.figures.emplace_back(std::string(name), figure(it->second));
-        }
-    };
-    auto number = [&](std::string_view name) {
-        auto it = st.find(name);
-        return it == st.end() ? std::uint64_t{0} : count_of(it->second);
-    };
-    if (auto it = st.find("version"); it != st.end()) {
-        r.figures.emplace_back("version", it->second);
-    }
+    stat_reader const in{st, r};
+    auto add = [&in](std::string_view name) { in.add(name); };
+    auto number = [&in](std::string_view name) { return in.number(name); };
+    in.add_text("version");
     add("uptime");
     add("curr_connections");
     add("get_hits");
