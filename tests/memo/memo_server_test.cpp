@@ -68,6 +68,18 @@ protected:
             fmt::format("{}://127.0.0.1:{}?namespace={}", GetParam(), server_->port(), ns));
     }
 
+    /// Another "process" on the same namespace as `shared`: a cache with a connection of its
+    /// own, bound to `io`.
+    auto another_process(asio::io_context& io, cache const& shared) -> cache {
+        asiocache::registry r{io.get_executor()};
+        asiocache::backends::register_builtin(r);
+        auto cfg = asiocache::parse_url(
+                       fmt::format("{}://127.0.0.1:{}", GetParam(), server_->port()))
+                       .value();
+        cfg.options.ns = shared.options().ns;
+        return r.make_cache(std::move(cfg));
+    }
+
     local_server const* server_ = nullptr;
     asio::io_context io_;
     std::shared_ptr<upstream_state> up_ = std::make_shared<upstream_state>();
@@ -119,13 +131,7 @@ TEST_P(memo_server_test, thousand_callers_in_four_processes_make_one_upstream_ca
     auto shared = make_cache(*ios[0]);
     std::vector<cache> caches;
     for (auto& io : ios) {
-        asiocache::registry r{io->get_executor()};
-        asiocache::backends::register_builtin(r);
-        auto cfg = asiocache::parse_url(fmt::format("{}://127.0.0.1:{}", GetParam(),
-                                                    server_->port()))
-                       .value();
-        cfg.options.ns = shared.options().ns;
-        caches.push_back(r.make_cache(std::move(cfg)));
+        caches.push_back(another_process(*io, shared));
     }
     using memo_t = decltype(cached(caches[0], make_fetch(up_), {.key_prefix = "r"}));
     std::vector<memo_t> memos;
@@ -177,12 +183,7 @@ TEST_P(memo_server_test, thousand_callers_in_four_processes_make_one_upstream_ca
 TEST_P(memo_server_test, a_long_computation_keeps_its_lease_renewed) {
     up_->delay = 3000ms;
     auto shared = make_cache(io_);
-    asiocache::registry r{io_.get_executor()};
-    asiocache::backends::register_builtin(r);
-    auto cfg =
-        asiocache::parse_url(fmt::format("{}://127.0.0.1:{}", GetParam(), server_->port())).value();
-    cfg.options.ns = shared.options().ns;
-    auto other = r.make_cache(std::move(cfg));
+    auto other = another_process(io_, shared);
     lease_options const lease{.ttl = 2s, .wait = 10s, .poll_max = 50ms};
     auto a = cached(shared, make_fetch(up_),
                     {.key_prefix = "r", .lease = lease, .call_timeout = 10s});
@@ -216,12 +217,7 @@ TEST_P(memo_server_test, a_timed_out_computation_lets_its_lease_lapse) {
         co_return ch + "/" + ts + "#" + std::to_string(n);
     };
     auto shared = make_cache(io_);
-    asiocache::registry r{io_.get_executor()};
-    asiocache::backends::register_builtin(r);
-    auto cfg =
-        asiocache::parse_url(fmt::format("{}://127.0.0.1:{}", GetParam(), server_->port())).value();
-    cfg.options.ns = shared.options().ns;
-    auto other = r.make_cache(std::move(cfg));
+    auto other = another_process(io_, shared);
     lease_options const lease{.ttl = 2s, .wait = 20s, .poll_max = 50ms};
     auto a = cached(shared, fetch, {.key_prefix = "r", .lease = lease, .call_timeout = 500ms});
     auto b = cached(other, fetch, {.key_prefix = "r", .lease = lease, .call_timeout = 5s});
