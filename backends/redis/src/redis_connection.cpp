@@ -14,7 +14,7 @@ auto resp_protocol::error_result(std::string text) -> raw_reply {
     return r;
 }
 
-// AUTH, SELECT and PING. Only the PING's PONG proves that the server serves this client: a
+// AUTH, SELECT, READONLY (cluster replicas) and PING. Only the PING's PONG proves that the server serves this client: a
 // server that greets every command with -DENIED or "max number of clients reached" fails here.
 auto resp_protocol::handshake(settings const& s) -> net::handshake {
     net::handshake h;
@@ -29,6 +29,10 @@ auto resp_protocol::handshake(settings const& s) -> net::handshake {
     if (s.db != 0) {
         append_command(h.bytes, {"SELECT", std::to_string(s.db)});
         h.steps.emplace_back("SELECT");
+    }
+    if (s.readonly) {
+        append_command(h.bytes, {"READONLY"});
+        h.steps.emplace_back("READONLY");
     }
     append_command(h.bytes, {"PING"});
     h.steps.emplace_back("PING");

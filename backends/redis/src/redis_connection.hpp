@@ -21,6 +21,9 @@ namespace asiocache::backends::redis_detail {
 /// the password.
 struct connection_settings : redis_options {
     std::string label;
+    /// Sends READONLY in the handshake: a Redis Cluster replica then serves reads of its
+    /// master's slots instead of redirecting them.
+    bool readonly = false;
 };
 
 /// RESP2 for `net::pipelined_connection`: a request is `n` commands expecting `n` replies;
@@ -32,13 +35,24 @@ struct resp_protocol {
     using reply = raw_reply;
     using result = raw_reply;
 
+    /// Or'ed into a request's reply count: complete with every reply, in order, as the
+    /// elements of one array (error replies included), instead of with one reply.
+    static constexpr std::size_t gather = std::size_t{1} << 62;
+
     /// Collects `n` replies. A multi-command request (MULTI ... EXEC) completes with its first
-    /// error reply, else with its last reply.
+    /// error reply, else with its last reply; with `gather` in `n`, with all of them.
     class collector {
     public:
-        explicit collector(std::size_t n) : remaining_(n) {}
+        explicit collector(std::size_t n) : remaining_(n & ~gather), gather_((n & gather) != 0) {
+            if (gather_) {
+                result_.type = raw_reply::kind::array;
+                result_.elements.reserve(remaining_);
+            }
+        }
         auto take(raw_reply&& r) -> bool {
-            if (!has_error_) {
+            if (gather_) {
+                result_.elements.push_back(std::move(r));
+            } else if (!has_error_) {
                 has_error_ = r.type == raw_reply::kind::error;
                 result_ = std::move(r);
             }
@@ -50,6 +64,7 @@ struct resp_protocol {
         std::size_t remaining_;
         raw_reply result_;
         bool has_error_ = false;
+        bool gather_;
     };
 
     static auto make_parser(settings const& s) -> parser { return parser(s.max_reply_bytes); }
