@@ -18,6 +18,7 @@
 #include "asiocache/backends/memcached.hpp"
 #include "asiocache/errors.hpp"
 #include "memcached_keys.hpp"
+#include "asiocache_net/batch.hpp"
 #include "meta_connection.hpp"
 
 namespace asiocache::backends {
@@ -27,6 +28,7 @@ namespace asio = boost::asio;
 using meta::reply;
 using kind = meta::reply::kind;
 using replies = std::vector<meta::reply>;
+using net::run_all;
 
 constexpr std::uint16_t default_port = 11211;
 constexpr std::size_t default_item_size_max = 1024 * 1024;
@@ -135,47 +137,6 @@ auto opaque_index(reply const& r, std::size_t n) -> std::optional<std::size_t> {
 
 auto ttl_flag(std::int64_t exptime) -> std::string { return fmt::format("T{}", exptime); }
 
-// Runs every task concurrently on the calling coroutine's executor and waits for all of them:
-// one exception_ptr per task, null for success. A task never outlives this call.
-auto run_all(std::vector<task<void>> tasks) -> task<std::vector<std::exception_ptr>> {
-    auto ex = co_await asio::this_coro::executor;
-    if (tasks.empty()) {
-        co_return std::vector<std::exception_ptr>{};
-    }
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
-                                            void(std::vector<std::exception_ptr>)>(
-        [&tasks, ex](auto handler) {
-            using handler_type = decltype(handler);
-            struct state {
-                state(handler_type h, std::size_t n) : done(std::move(h)), errors(n), left(n) {}
-                handler_type done;
-                std::vector<std::exception_ptr> errors;
-                std::atomic<std::size_t> left;
-            };
-            auto st = std::make_shared<state>(std::move(handler), tasks.size());
-            for (std::size_t i = 0; i < tasks.size(); ++i) {
-                asio::co_spawn(ex, std::move(tasks[i]), [st, i](std::exception_ptr e) {
-                    st->errors[i] = std::move(e);
-                    if (st->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-                        std::move(st->done)(std::move(st->errors));
-                    }
-                });
-            }
-        },
-        asio::use_awaitable);
-}
-
-auto describe(std::exception_ptr const& e) -> std::pair<boost::system::error_code, std::string> {
-    try {
-        std::rethrow_exception(e);
-    } catch (boost::system::system_error const& se) {
-        return {se.code(), se.what()};
-    } catch (std::exception const& ex) {
-        return {make_error_code(errc::backend_error), ex.what()};
-    } catch (...) {
-        return {make_error_code(errc::backend_error), "unknown failure"};
-    }
-}
 
 // --- Placement ---------------------------------------------------------------------------
 
@@ -332,7 +293,7 @@ public:
             co_return out;
         }
         auto errors = co_await run_all(std::move(work));
-        failures failed;
+        net::batch_failures failed;
         for (std::size_t j = 0; j < errors.size(); ++j) {
             if (errors[j]) {
                 failed.emplace_back(group_server[j], errors[j]);
@@ -365,7 +326,7 @@ public:
                 live.push_back(s);
             }
         }
-        failures failed;
+        net::batch_failures failed;
         // The item size limits, asked of the servers concurrently where they are not configured:
         // a server that cannot be asked fails its own items only.
         std::vector<std::size_t> limits(servers_.size(), opts_.item_size_max);
@@ -817,40 +778,15 @@ private:
         }
     }
 
-    // The servers of a batch that failed, with their errors.
-    using failures = std::vector<std::pair<std::size_t, std::exception_ptr>>;
-
-    // Reports a batch's failed servers: none, nothing; all `servers` of the batch, the first
-    // one's error; some, partial_failure naming every failed item, with the values read
-    // (`values`, for multi_get).
-    void raise(failures failed, std::size_t servers,
+    // Reports a batch's failed servers (see net::raise_batch_failures).
+    void raise(net::batch_failures failed, std::size_t servers,
                std::vector<std::vector<std::size_t>> const& groups, std::string_view op,
                std::vector<std::string> const& keys,
                std::vector<std::optional<std::string>>* values) const {
-        if (failed.empty()) {
-            return;
-        }
-        if (failed.size() == servers) {
-            std::rethrow_exception(failed.front().second);
-        }
-        std::vector<item_failure> items;
-        std::string summary;
-        for (auto const& [s, error] : failed) {
-            auto [code, detail] = describe(error);
-            for (auto i : groups[s]) {
-                items.push_back(item_failure{i, code, detail});
-            }
-            summary += fmt::format("{}{} ({} keys): {}", summary.empty() ? "" : "; ", name(s),
-                                   groups[s].size(), detail);
-        }
-        std::sort(items.begin(), items.end(),
-                  [](auto const& a, auto const& b) { return a.index < b.index; });
-        auto const what = fmt::format("memcached {}: {} of {} keys failed: {}", op, items.size(),
-                                      keys.size(), summary);
-        throw partial_failure(
-            std::move(items),
-            values != nullptr ? std::move(*values) : std::vector<std::optional<std::string>>{},
-            what);
+        net::raise_batch_failures(
+            std::move(failed), servers, keys.size(), fmt::format("memcached {}", op),
+            [&](std::size_t s) -> std::vector<std::size_t> const& { return groups[s]; },
+            [&](std::size_t s) { return std::string(name(s)); }, values);
     }
 
     auto store(store_mode mode, std::string key, std::string value, expiry ttl, std::uint64_t token,
