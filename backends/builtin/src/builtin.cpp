@@ -8,6 +8,7 @@
 #endif
 #if defined(ASIOCACHE_HAS_REDIS)
 #include "asiocache/backends/redis.hpp"
+#include "asiocache/backends/redis_cluster.hpp"
 #endif
 #if defined(ASIOCACHE_HAS_MEMCACHED)
 #include "asiocache/backends/memcached.hpp"
@@ -54,9 +55,14 @@ void register_builtin(registry& r) {
     };
     r.register_backend("redis", redis);
     r.register_backend("redis+unix", redis);
+    r.register_backend("redis-cluster", [](boost::asio::any_io_executor ex, backend_config cfg) {
+        return std::shared_ptr<backend>(
+            redis_cluster_backend_from_config(std::move(ex), std::move(cfg)));
+    });
 #else
     r.register_backend("redis", unavailable("redis", redis_hint));
     r.register_backend("redis+unix", unavailable("redis", redis_hint));
+    r.register_backend("redis-cluster", unavailable("redis-cluster", redis_hint));
 #endif
 #if defined(ASIOCACHE_HAS_MEMCACHED)
     r.register_backend("memcached", [](boost::asio::any_io_executor ex, backend_config cfg) {
@@ -76,6 +82,7 @@ auto builtin_schemes() -> std::vector<std::string> {
 #if defined(ASIOCACHE_HAS_REDIS)
     out.emplace_back("redis");
     out.emplace_back("redis+unix");
+    out.emplace_back("redis-cluster");
 #endif
 #if defined(ASIOCACHE_HAS_MEMCACHED)
     out.emplace_back("memcached");
