@@ -54,10 +54,10 @@ function(asiocache_add_component name)
     set_property(GLOBAL APPEND PROPERTY ASIOCACHE_INCLUDE_DIRS ${CMAKE_CURRENT_SOURCE_DIR}/include)
 endfunction()
 
-# asiocache_add_test(<name> SOURCES ... LABELS ... [LIBS ...])
+# asiocache_add_test(<name> SOURCES ... LABELS ... [LIBS ...] [TIMEOUT s] [ONE_PROCESS])
 # One GoogleTest binary per test file group; every test case becomes its own ctest entry.
 function(asiocache_add_test name)
-    cmake_parse_arguments(arg "" "TIMEOUT" "SOURCES;LABELS;LIBS" ${ARGN})
+    cmake_parse_arguments(arg "ONE_PROCESS" "TIMEOUT" "SOURCES;LABELS;LIBS" ${ARGN})
     add_executable(${name} ${arg_SOURCES})
     target_link_libraries(${name} PRIVATE asiocache_test_support ${arg_LIBS}
         GTest::gtest_main GTest::gmock asiocache_warnings)
@@ -71,6 +71,13 @@ function(asiocache_add_test name)
             add_custom_target(asiocache_threads_tests)
         endif()
         add_dependencies(asiocache_threads_tests ${name})
+    endif()
+    # ONE_PROCESS: the whole binary is one ctest entry, for tests that share an expensive
+    # fixture (a Redis Cluster of six servers) that one process per test case would rebuild.
+    if(arg_ONE_PROCESS)
+        add_test(NAME ${name} COMMAND ${name})
+        set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} LABELS "${arg_LABELS}")
+        return()
     endif()
     gtest_discover_tests(${name}
         DISCOVERY_TIMEOUT 60

@@ -304,7 +304,8 @@ auto node_name(std::uint16_t port) -> std::string { return "node " + std::to_str
 
 }  // namespace
 
-auto local_cluster::start(int masters) -> std::optional<local_cluster> {
+auto local_cluster::start(int masters, std::vector<std::string> node_args)
+    -> std::optional<local_cluster> {
     if (masters < 3) {
         throw std::invalid_argument("local_cluster: Redis Cluster needs at least 3 masters");
     }
@@ -314,6 +315,7 @@ auto local_cluster::start(int masters) -> std::optional<local_cluster> {
     }
     auto const end = steady::now() + start_limit;
     local_cluster cluster(make_temp_dir(), std::move(cli));
+    cluster.node_args_ = std::move(node_args);
     for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(masters); ++i) {
         if (!cluster.add_node(i)) {
             return std::nullopt;  // no redis-server
@@ -331,7 +333,8 @@ local_cluster::local_cluster(local_cluster&& other) noexcept
     : dir_(std::move(other.dir_)),
       cli_binary_(std::move(other.cli_binary_)),
       nodes_(std::move(other.nodes_)),
-      ids_(std::move(other.ids_)) {
+      ids_(std::move(other.ids_)),
+      node_args_(std::move(other.node_args_)) {
     other.dir_.clear();
     other.nodes_.clear();
 }
@@ -360,10 +363,12 @@ auto local_cluster::add_node(std::size_t index) -> bool {
         std::error_code ec;
         std::filesystem::remove(conf, ec);  // written by a node that then failed to listen
         try {
-            auto node = local_server::redis(
-                {"--cluster-enabled", "yes", "--cluster-config-file", conf.string(),
-                 "--cluster-node-timeout", "1000", "--cluster-port", std::to_string(free_port()),
-                 "--repl-diskless-sync-delay", "0", "--dir", dir_.string()});
+            std::vector<std::string> args{
+                "--cluster-enabled", "yes", "--cluster-config-file", conf.string(),
+                "--cluster-node-timeout", "1000", "--cluster-port", std::to_string(free_port()),
+                "--repl-diskless-sync-delay", "0", "--dir", dir_.string()};
+            args.insert(args.end(), node_args_.begin(), node_args_.end());
+            auto node = local_server::redis(std::move(args));
             if (!node) {
                 return false;
             }

@@ -36,7 +36,10 @@ public:
     /// message if that takes over 30 s, std::invalid_argument for fewer than 3 masters (which
     /// redis-cli refuses). Takes about 2 s: a new master reports cluster_state:ok no sooner
     /// than 2 s after it started.
-    static auto start(int masters = 3) -> std::optional<local_cluster>;
+    /// `node_args` are appended to every node's command line (say
+    /// `{"--cluster-require-full-coverage", "no"}`).
+    static auto start(int masters = 3, std::vector<std::string> node_args = {})
+        -> std::optional<local_cluster>;
 
     local_cluster(local_cluster&& other) noexcept;
     auto operator=(local_cluster&&) -> local_cluster& = delete;
@@ -106,6 +109,7 @@ private:
     std::string cli_binary_;
     std::vector<local_server> nodes_;
     std::vector<std::string> ids_;  // CLUSTER MYID of each node, in start order
+    std::vector<std::string> node_args_;
 };
 
 }  // namespace asiocache::test
