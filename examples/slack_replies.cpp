@@ -15,6 +15,7 @@
 // made none, and no cached fetch failed.
 //
 //   slack_replies_demo --processes N --url redis://127.0.0.1:6379 | memcached://127.0.0.1:11211
+//                      | redis-cluster://127.0.0.1:7000,127.0.0.1:7001
 //
 // Shares the burst out among N processes (2 to 16) on one cache server, with the lease on: one
 // process computes each thread while the others wait for its result. Prints the API calls of
@@ -574,7 +575,8 @@ auto run_processes(asiocache::cache_config cfg, int n) -> int {
 auto main(int argc, char** argv) -> int {
     constexpr std::string_view usage =
         "usage: {0} [--url] [memory:// | redis://HOST:PORT | memcached://HOST:PORT]\n"
-        "       {0} --processes N [--url] (redis://HOST:PORT | memcached://HOST:PORT)\n";
+        "       {0} --processes N [--url] (redis://HOST:PORT | memcached://HOST:PORT |\n"
+        "                                   redis-cluster://HOST:PORT,...)\n";
     std::string url;
     std::optional<std::string_view> processes_arg;
     for (int i = 1; i < argc; ++i) {
@@ -612,7 +614,8 @@ auto main(int argc, char** argv) -> int {
             return 2;
         }
         auto const& scheme = cfg->backend.scheme;
-        if (scheme != "redis" && scheme != "redis+unix" && scheme != "memcached") {
+        if (scheme != "redis" && scheme != "redis+unix" && scheme != "redis-cluster" &&
+            scheme != "memcached") {
             std::string why = fmt::format("{}:// is not a cache server", scheme);
             if (url.empty()) {
                 why = "without a URL the demo uses memory://, which is inside each process, so "

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "local_cluster.hpp"
 #include "local_server.hpp"
 #include "tools/process.hpp"
 
@@ -109,6 +110,21 @@ TEST_P(demo_processes_test, the_url_flag_works_too) {
     auto t = totals_of(r.out);
     ASSERT_TRUE(t) << "no total row: " << r.out;
     EXPECT_EQ(t->with_lease, 20) << r.out;
+}
+
+// The same with real processes on a real Redis Cluster (3 masters, a replica each): the lease
+// works across processes on a cluster as on one server.
+TEST(demo_processes_cluster_test, four_processes_share_a_redis_cluster) {
+    auto cluster = asiocache::test::local_cluster::start();
+    if (!cluster) {
+        ASIOCACHE_SKIP_OR_FAIL("redis-server or redis-cli not found");
+    }
+    auto r = demo({"--processes", "4", cluster->url()});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    auto t = totals_of(r.out);
+    ASSERT_TRUE(t) << "no total row: " << r.out;
+    EXPECT_EQ(t->with_lease, 20) << r.out;
+    EXPECT_TRUE(contains(r.out, "OK: with the lease, 4 processes made 20 API calls")) << r.out;
 }
 
 TEST(demo_processes_usage_test, processes_without_a_server_url_exit_2_and_start_nothing) {
