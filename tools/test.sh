@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Builds asiocache and runs every test. The integration tests start their own redis-server and
-# memcached on free 127.0.0.1 ports and stop them; nothing else needs to be running.
+# memcached on free 127.0.0.1 ports (a Redis Cluster of six redis-server processes too) and
+# stop them; nothing else needs to be running.
 #
 #   bash tools/test.sh            release build + ASan/UBSan build + TSan build (what CI runs)
 #   bash tools/test.sh --quick    release build only

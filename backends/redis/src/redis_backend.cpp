@@ -169,7 +169,7 @@ auto redis_backend_from_config(asio::any_io_executor ex, backend_config cfg)
     redis_options o;
     if (cfg.scheme == "redis") {
         if (cfg.endpoints.size() > 1) {
-            bad_config("redis: one host expected (Redis Cluster is not supported)");
+            bad_config("redis: one host expected; for Redis Cluster use redis-cluster://h1:p1,h2:p2");
         }
         if (!cfg.path.empty()) {
             bad_config("redis: a socket path needs the redis+unix scheme");
