@@ -331,6 +331,55 @@ TEST_F(cluster_test, moved_and_ask_are_followed_while_a_slot_migrates) {
     cluster_->migrate_slot(slot, masters[0]);  // put it back for the tests after this one
 }
 
+// A multi-key command on a slot whose keys are half migrated is answered TRYAGAIN: retried
+// with backoff, a bounded number of times, then reported with the server's answer.
+TEST_F(cluster_test, tryagain_is_retried_a_bounded_number_of_times_within_the_deadline) {
+    auto masters = cluster_->masters();
+    auto [slot, keys] = keys_on(*cluster_, masters[0], "try", 2);
+    run(io_, backend_->set(keys[0], "a", expiry::never(), soon()));
+    run(io_, backend_->set(keys[1], "b", expiry::never(), soon()));
+    cluster_->begin_migration(slot, masters[1]);
+    ASSERT_EQ(cluster_->migrate_some(slot, 1), 1U);
+    auto const retries_before = stats().retries;
+    auto started = std::chrono::steady_clock::now();
+    auto [code, what] = failure_of(io_, backend_->raw({"MGET", keys[0], keys[1]}, soon()));
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(code, errc::backend_error) << what;
+    EXPECT_NE(what.find("TRYAGAIN"), std::string::npos) << what;
+    EXPECT_NE(what.find("gave up after 6 attempts"), std::string::npos) << what;
+    EXPECT_EQ(stats().retries - retries_before, 5U);
+    EXPECT_GE(took, 10ms + 20ms + 40ms + 80ms + 160ms);
+    // With less time than the backoff needs, the deadline ends it, as a timeout.
+    std::tie(code, what) = failure_of(
+        io_, backend_->raw({"MGET", keys[0], keys[1]}, deadline::after(50ms)));
+    EXPECT_EQ(code, errc::timeout) << what;
+    while (cluster_->migrate_some(slot, 10) > 0) {
+    }
+    cluster_->finish_migration(slot, masters[1]);
+    auto both = run(io_, backend_->raw({"MGET", keys[0], keys[1]}, soon()));
+    ASSERT_EQ(both.elements.size(), 2U);
+    EXPECT_EQ(both.elements[0].str, "a");
+    EXPECT_EQ(both.elements[1].str, "b");
+    cluster_->migrate_slot(slot, masters[0]);
+}
+
+// The topology is read again every refresh_interval while operations run, without any error
+// to prompt it.
+TEST_F(cluster_test, the_topology_is_refreshed_periodically) {
+    auto o = options_for(*cluster_);
+    o.refresh_interval = 50ms;
+    auto b = make_redis_cluster_backend(io_.get_executor(), o);
+    run(io_, b->set("periodic", "x", expiry::never(), soon()));
+    auto const first = redis_cluster_statistics(*b)->refreshes;
+    auto const end = std::chrono::steady_clock::now() + 400ms;
+    while (std::chrono::steady_clock::now() < end) {
+        run(io_, b->get("periodic", soon()));
+    }
+    run_for(io_, 50ms);
+    EXPECT_GE(redis_cluster_statistics(*b)->refreshes, first + 2);
+    run(io_, b->close());
+}
+
 TEST_F(cluster_test, resharding_under_load_loses_nothing_and_answers_nothing_wrong) {
     auto masters = cluster_->masters();
     // Three slots of the first master, 20 keys each, moved to the second under load.
