@@ -8,6 +8,7 @@
 #include "cluster_slots.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <gtest/gtest.h>
@@ -157,6 +158,19 @@ TEST_F(cluster_url, a_well_formed_url_builds_without_connecting) {
         "redis-cluster://u:secret@127.0.0.1:1,127.0.0.1:2?read_from=replica&max_redirects=3"
         "&refresh_interval=5s&pool_size=2&namespace=app");
     EXPECT_EQ(c.backend()->traits().name, "redis-cluster");
+}
+
+TEST_F(cluster_url, a_config_file_entry_names_the_cluster_nodes) {
+    asiocache::registry r{io_.get_executor()};
+    asiocache::backends::register_builtin(r);
+    r.load_config(nlohmann::json::parse(R"({
+        "default": "memory://",
+        "shared": {"backend": "redis-cluster", "hosts": ["127.0.0.1:7000", "127.0.0.1:7001"],
+                   "read_from": "replica", "namespace": "app"}
+    })"));
+    auto& c = r.get("shared");
+    EXPECT_EQ(c.backend()->traits().name, "redis-cluster");
+    EXPECT_EQ(c.options().ns, "app");
 }
 
 TEST_F(cluster_url, mistakes_are_invalid_config_errors_that_say_what) {
