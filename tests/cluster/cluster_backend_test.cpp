@@ -51,6 +51,7 @@ using asiocache::test::keys_on;
 using asiocache::test::load_guard;
 using asiocache::test::local_cluster;
 using asiocache::test::options_for;
+using asiocache::test::run_for;
 
 /// The cluster most tests share, started on first use.
 auto shared_cluster() -> local_cluster* {
@@ -59,21 +60,6 @@ auto shared_cluster() -> local_cluster* {
 }
 
 auto soon() -> deadline { return deadline::after(5s); }
-
-/// Runs `io` for `d` of wall time.
-void run_for(asio::io_context& io, std::chrono::milliseconds d) {
-    auto const end = std::chrono::steady_clock::now() + d;
-    io.restart();
-    for (auto now = std::chrono::steady_clock::now(); now < end;
-         now = std::chrono::steady_clock::now()) {
-        io.run_one_for(end - now);
-        if (io.stopped()) {
-            io.restart();
-            std::this_thread::sleep_for(
-                std::min<std::chrono::steady_clock::duration>(1ms, end - now));
-        }
-    }
-}
 
 }  // namespace
 

@@ -33,9 +33,9 @@ inline auto options_for(local_cluster const& c) -> backends::redis_cluster_optio
     for (std::size_t i = 0; i < std::min<std::size_t>(3, ports.size()); ++i) {
         o.seeds.push_back({"127.0.0.1", ports[i]});
     }
-    o.connect_timeout = 1s;
-    o.reconnect_min = 20ms;
-    o.reconnect_max = 200ms;
+    o.connection.connect_timeout = 1s;
+    o.connection.reconnect_min = 20ms;
+    o.connection.reconnect_max = 200ms;
     o.refresh_min = 50ms;
     return o;
 }

@@ -41,21 +41,7 @@ using asiocache::backends::make_redis_backend;
 using asiocache::backends::redis_options;
 using asiocache::backends::redis_statistics;
 using asiocache::test::local_server;
-
-/// Runs `io` for `d` of wall time, so that timers, replies and reconnects proceed.
-void run_for(asio::io_context& io, std::chrono::milliseconds d) {
-    auto const end = std::chrono::steady_clock::now() + d;
-    io.restart();
-    for (auto now = std::chrono::steady_clock::now(); now < end;
-         now = std::chrono::steady_clock::now()) {
-        io.run_one_for(end - now);
-        if (io.stopped()) {  // out of work: just let the time pass
-            io.restart();
-            std::this_thread::sleep_for(
-                std::min<std::chrono::steady_clock::duration>(1ms, end - now));
-        }
-    }
-}
+using asiocache::test::run_for;
 
 /// Runs `io` until `done()` or `limit`; false on the limit.
 template <class Pred>

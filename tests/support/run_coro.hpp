@@ -9,10 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 
 namespace asiocache::test {
@@ -63,6 +65,23 @@ auto run(boost::asio::io_context& io, task<T> t, std::chrono::milliseconds limit
     }
     if constexpr (!std::is_void_v<T>) {
         return std::move(*result);
+    }
+}
+
+/// Runs `io` for `d` of wall time, so that timers, replies and reconnects proceed; when it
+/// runs out of work, the time passes anyway.
+inline void run_for(boost::asio::io_context& io, std::chrono::milliseconds d) {
+    using namespace std::chrono_literals;
+    auto const end = std::chrono::steady_clock::now() + d;
+    io.restart();
+    for (auto now = std::chrono::steady_clock::now(); now < end;
+         now = std::chrono::steady_clock::now()) {
+        io.run_one_for(end - now);
+        if (io.stopped()) {
+            io.restart();
+            std::this_thread::sleep_for(
+                std::min<std::chrono::steady_clock::duration>(1ms, end - now));
+        }
     }
 }
 

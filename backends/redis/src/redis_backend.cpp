@@ -131,35 +131,12 @@ auto redis_statistics(backend const& b) -> std::optional<redis_stats> {
 }
 
 auto make_redis_backend(asio::any_io_executor ex, redis_options opts) -> std::shared_ptr<backend> {
-    if (opts.pool_size == 0 || opts.pool_size > 256) {
-        bad_config(fmt::format("redis: pool_size {} is not in 1..256", opts.pool_size));
-    }
-    if (opts.max_in_flight == 0) {
-        bad_config("redis: max_in_flight must be at least 1");
-    }
+    redis_detail::check_connection_options(opts, "redis");
     if (opts.db < 0) {
         bad_config(fmt::format("redis: db {} is negative", opts.db));
     }
-    if (opts.username && !opts.username->empty() && !opts.password) {
-        bad_config("redis: a username needs a password");
-    }
-    if (opts.username && opts.username->empty()) {
-        opts.username.reset();
-    }
     if (opts.unix_path.empty() && opts.host.empty()) {
         bad_config("redis: no host and no unix socket path");
-    }
-    if (opts.max_reply_bytes < 64 * 1024) {
-        bad_config(fmt::format("redis: max_reply_bytes {} is under 64 KiB", opts.max_reply_bytes));
-    }
-    if (opts.health_check_interval.count() < 0) {
-        bad_config("redis: health_check must not be negative");
-    }
-    if (opts.connect_timeout.count() <= 0 || opts.reconnect_min.count() <= 0 ||
-        opts.reconnect_max < opts.reconnect_min) {
-        bad_config(
-            "redis: connect_timeout and reconnect_min must be positive, and "
-            "reconnect_max at least reconnect_min");
     }
     return std::make_shared<redis_backend>(std::move(ex), opts);
 }
@@ -189,8 +166,6 @@ auto redis_backend_from_config(asio::any_io_executor ex, backend_config cfg)
     } else {
         bad_config(fmt::format("redis: cannot handle scheme '{}'", cfg.scheme));
     }
-    o.username = cfg.username;
-    o.password = cfg.password;
     if (auto db = cfg.take_size("db")) {
         if (cfg.db) {
             bad_config("redis: db given both in the path and as a parameter");
@@ -202,34 +177,7 @@ auto redis_backend_from_config(asio::any_io_executor ex, backend_config cfg)
     } else {
         o.db = cfg.db.value_or(0);
     }
-    if (auto v = cfg.take_duration("connect_timeout")) {
-        o.connect_timeout = *v;
-    }
-    if (auto v = cfg.take_size("max_in_flight")) {
-        o.max_in_flight = static_cast<std::size_t>(*v);
-    }
-    auto pool = cfg.take_size("pool_size");
-    if (auto alias = cfg.take_size("pool")) {
-        if (pool) {
-            bad_config("redis: give pool_size or pool, not both");
-        }
-        pool = alias;
-    }
-    if (pool) {
-        o.pool_size = static_cast<std::size_t>(*pool);
-    }
-    if (auto v = cfg.take_duration("reconnect_min")) {
-        o.reconnect_min = *v;
-    }
-    if (auto v = cfg.take_duration("reconnect_max")) {
-        o.reconnect_max = *v;
-    }
-    if (auto v = cfg.take_duration("health_check")) {
-        o.health_check_interval = *v;
-    }
-    if (auto v = cfg.take_size("max_reply_bytes")) {
-        o.max_reply_bytes = static_cast<std::size_t>(*v);
-    }
+    redis_detail::take_connection_params(cfg, o, "redis");
     cfg.reject_unknown();
     return make_redis_backend(std::move(ex), std::move(o));
 }

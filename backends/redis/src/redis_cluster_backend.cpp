@@ -240,23 +240,18 @@ public:
                         fmt::format("redis-cluster: '{}' is not a host:port address", address));
         }
         auto s = std::make_shared<redis_detail::connection_settings>();
+        static_cast<redis_options&>(*s) = opts_.connection;
         s->host = hp->first;
         s->port = hp->second;
-        s->username = opts_.username;
-        s->password = opts_.password;
-        s->connect_timeout = opts_.connect_timeout;
-        s->max_in_flight = opts_.max_in_flight;
-        s->reconnect_min = opts_.reconnect_min;
-        s->reconnect_max = opts_.reconnect_max;
-        s->health_check_interval = opts_.health_check_interval;
-        s->max_reply_bytes = opts_.max_reply_bytes;
+        s->unix_path.clear();
+        s->db = 0;
         s->readonly = readonly;
         auto const host = hp->first.find(':') != std::string::npos
                               ? fmt::format("[{}]", hp->first)
                               : hp->first;
         s->label = fmt::format("redis-cluster {}:{}{}", host, hp->second,
                                readonly ? " (replica)" : "");
-        auto n = std::make_shared<node>(ex_, std::move(s), opts_.pool_size, address);
+        auto n = std::make_shared<node>(ex_, std::move(s), opts_.connection.pool_size, address);
         nodes.emplace(address, n);
         return n;
     }
@@ -278,7 +273,7 @@ public:
         auto code = errc::backend_unavailable;
         std::string why = "no node to ask";
         for (auto const& address : candidates) {
-            auto step = deadline::after(opts_.connect_timeout * 2);
+            auto step = deadline::after(opts_.connection.connect_timeout * 2);
             if (step.at > dl.at) {
                 step = dl;
             }
@@ -423,7 +418,7 @@ public:
 
 private:
     static auto background_refresh(std::shared_ptr<cluster_core> self) -> task<void> {
-        co_await self->refresh(deadline::after(self->opts_.connect_timeout * 2));
+        co_await self->refresh(deadline::after(self->opts_.connection.connect_timeout * 2));
     }
 
     // A redirection's address; an empty host means the node that answered.
@@ -492,7 +487,7 @@ auto iequals(std::string_view a, std::string_view b) -> bool {
 class redis_cluster_backend final : public redis_detail::redis_ops {
 public:
     redis_cluster_backend(asio::any_io_executor ex, redis_cluster_options const& o)
-        : redis_ops(redis_detail::value_limit(redis_options{.max_reply_bytes = o.max_reply_bytes})),
+        : redis_ops(redis_detail::value_limit(o.connection)),
           core_(std::make_shared<cluster_core>(std::move(ex), o)) {}
 
     ~redis_cluster_backend() override { core_->shutdown(); }
@@ -868,30 +863,9 @@ auto make_redis_cluster_backend(asio::any_io_executor ex, redis_cluster_options 
             bad_config("redis-cluster: a seed node has no host");
         }
     }
-    if (opts.pool_size == 0 || opts.pool_size > 256) {
-        bad_config(fmt::format("redis-cluster: pool_size {} is not in 1..256", opts.pool_size));
-    }
-    if (opts.max_in_flight == 0) {
-        bad_config("redis-cluster: max_in_flight must be at least 1");
-    }
-    if (opts.username && !opts.username->empty() && !opts.password) {
-        bad_config("redis-cluster: a username needs a password");
-    }
-    if (opts.username && opts.username->empty()) {
-        opts.username.reset();
-    }
-    if (opts.max_reply_bytes < 64 * 1024) {
-        bad_config(fmt::format("redis-cluster: max_reply_bytes {} is under 64 KiB",
-                               opts.max_reply_bytes));
-    }
-    if (opts.health_check_interval.count() < 0) {
-        bad_config("redis-cluster: health_check must not be negative");
-    }
-    if (opts.connect_timeout.count() <= 0 || opts.reconnect_min.count() <= 0 ||
-        opts.reconnect_max < opts.reconnect_min) {
-        bad_config(
-            "redis-cluster: connect_timeout and reconnect_min must be positive, and "
-            "reconnect_max at least reconnect_min");
+    redis_detail::check_connection_options(opts.connection, "redis-cluster");
+    if (opts.connection.db != 0) {
+        bad_config("redis-cluster: a cluster has database 0 only");
     }
     if (opts.max_redirects > 100) {
         bad_config(fmt::format("redis-cluster: max_redirects {} is over 100", opts.max_redirects));
@@ -915,39 +889,10 @@ auto redis_cluster_backend_from_config(asio::any_io_executor ex, backend_config 
     }
     redis_cluster_options o;
     o.seeds = cfg.endpoints;
-    o.username = cfg.username;
-    o.password = cfg.password;
     if (cfg.params.contains("db")) {
         bad_config("redis-cluster: a cluster has database 0 only; db is not a parameter");
     }
-    if (auto v = cfg.take_duration("connect_timeout")) {
-        o.connect_timeout = *v;
-    }
-    if (auto v = cfg.take_size("max_in_flight")) {
-        o.max_in_flight = static_cast<std::size_t>(*v);
-    }
-    auto pool = cfg.take_size("pool_size");
-    if (auto alias = cfg.take_size("pool")) {
-        if (pool) {
-            bad_config("redis-cluster: give pool_size or pool, not both");
-        }
-        pool = alias;
-    }
-    if (pool) {
-        o.pool_size = static_cast<std::size_t>(*pool);
-    }
-    if (auto v = cfg.take_duration("reconnect_min")) {
-        o.reconnect_min = *v;
-    }
-    if (auto v = cfg.take_duration("reconnect_max")) {
-        o.reconnect_max = *v;
-    }
-    if (auto v = cfg.take_duration("health_check")) {
-        o.health_check_interval = *v;
-    }
-    if (auto v = cfg.take_size("max_reply_bytes")) {
-        o.max_reply_bytes = static_cast<std::size_t>(*v);
-    }
+    redis_detail::take_connection_params(cfg, o.connection, "redis-cluster");
     if (auto v = cfg.take("read_from")) {
         if (*v == "replica") {
             o.read_from_replica = true;

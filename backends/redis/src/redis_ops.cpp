@@ -125,6 +125,69 @@ auto value_limit(redis_options const& o) -> std::size_t {
     return std::min(max_value_size, readable);
 }
 
+void check_connection_options(redis_options& o, std::string_view who) {
+    auto bad = [&](std::string const& what) {
+        throw_error(errc::invalid_config, fmt::format("{}: {}", who, what));
+    };
+    if (o.pool_size == 0 || o.pool_size > 256) {
+        bad(fmt::format("pool_size {} is not in 1..256", o.pool_size));
+    }
+    if (o.max_in_flight == 0) {
+        bad("max_in_flight must be at least 1");
+    }
+    if (o.username && !o.username->empty() && !o.password) {
+        bad("a username needs a password");
+    }
+    if (o.username && o.username->empty()) {
+        o.username.reset();
+    }
+    if (o.max_reply_bytes < 64 * 1024) {
+        bad(fmt::format("max_reply_bytes {} is under 64 KiB", o.max_reply_bytes));
+    }
+    if (o.health_check_interval.count() < 0) {
+        bad("health_check must not be negative");
+    }
+    if (o.connect_timeout.count() <= 0 || o.reconnect_min.count() <= 0 ||
+        o.reconnect_max < o.reconnect_min) {
+        bad("connect_timeout and reconnect_min must be positive, and reconnect_max at least "
+            "reconnect_min");
+    }
+}
+
+void take_connection_params(backend_config& cfg, redis_options& o, std::string_view who) {
+    o.username = cfg.username;
+    o.password = cfg.password;
+    if (auto v = cfg.take_duration("connect_timeout")) {
+        o.connect_timeout = *v;
+    }
+    if (auto v = cfg.take_size("max_in_flight")) {
+        o.max_in_flight = static_cast<std::size_t>(*v);
+    }
+    auto pool = cfg.take_size("pool_size");
+    if (auto alias = cfg.take_size("pool")) {
+        if (pool) {
+            throw_error(errc::invalid_config,
+                        fmt::format("{}: give pool_size or pool, not both", who));
+        }
+        pool = alias;
+    }
+    if (pool) {
+        o.pool_size = static_cast<std::size_t>(*pool);
+    }
+    if (auto v = cfg.take_duration("reconnect_min")) {
+        o.reconnect_min = *v;
+    }
+    if (auto v = cfg.take_duration("reconnect_max")) {
+        o.reconnect_max = *v;
+    }
+    if (auto v = cfg.take_duration("health_check")) {
+        o.health_check_interval = *v;
+    }
+    if (auto v = cfg.take_size("max_reply_bytes")) {
+        o.max_reply_bytes = static_cast<std::size_t>(*v);
+    }
+}
+
 void check_raw(std::vector<std::string> const& argv) {
     if (argv.empty()) {
         throw_error(errc::invalid_argument, "redis raw: empty command");

@@ -16,6 +16,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "asiocache/backend.hpp"
+#include "asiocache/backend_config.hpp"
 #include "redis_connection.hpp"
 
 namespace asiocache::backends::redis_detail {
@@ -32,6 +33,16 @@ struct script {
 /// The largest value a backend with these options writes: the server's 512 MiB, or what a
 /// reply of `max_reply_bytes` can carry back.
 auto value_limit(redis_options const& o) -> std::size_t;
+
+/// Checks the per-connection options both Redis backends share (pool size, in-flight limit,
+/// credentials, reply cap, health check, connect and reconnect delays); `who` prefixes the
+/// message ("redis", "redis-cluster"). An empty username is dropped. Throws `invalid_config`.
+void check_connection_options(redis_options& o, std::string_view who);
+
+/// Takes the per-connection URL parameters both Redis backends share from `cfg` into `o`:
+/// credentials, `connect_timeout`, `max_in_flight`, `pool_size` (or `pool`), `reconnect_min`,
+/// `reconnect_max`, `health_check` and `max_reply_bytes`.
+void take_connection_params(backend_config& cfg, redis_options& o, std::string_view who);
 
 /// Throws `invalid_argument` for a raw command the shared pipeline cannot carry: an empty
 /// one, a blocking one (BLPOP, WAIT, ...) or one that changes the connection's state.

@@ -57,18 +57,11 @@ struct redis_cluster_options {
     /// Nodes to read the topology from: any of the cluster's nodes; more than one in case one
     /// is down. Hosts are names or addresses.
     std::vector<endpoint> seeds;
-    /// ACL user name (needs `password`), and the password, for every node. Default none.
-    std::optional<std::string> username;
-    std::optional<std::string> password;
-    /// Per node, as `redis_options`: connect limit, in-flight limit, connections, reconnect
-    /// backoff, health check, reply cap.
-    std::chrono::milliseconds connect_timeout{2000};
-    std::size_t max_in_flight = 1024;
-    std::size_t pool_size = 1;
-    std::chrono::milliseconds reconnect_min{50};
-    std::chrono::milliseconds reconnect_max{2000};
-    std::chrono::milliseconds health_check_interval{2000};
-    std::size_t max_reply_bytes = 512ULL * 1024 * 1024 + 4096;
+    /// How each node is connected to: credentials, connect limit, in-flight limit,
+    /// connections per node, reconnect backoff, health check, reply cap, as for one server.
+    /// `host`, `port`, `unix_path` and `db` are not used (nodes come from the topology, and a
+    /// cluster has database 0 only).
+    redis_options connection;
     /// Send `get` and `multi_get` to replicas. Default false (masters only).
     bool read_from_replica = false;
     /// Redirections and retries one operation may follow. Default 5.
@@ -105,7 +98,8 @@ auto redis_cluster_raw_on(backend& b, std::string node, std::vector<std::string>
  * Creates a Redis Cluster backend on `ex`. Nothing connects until the first operation.
  *
  * *Errors*: throws `boost::system::system_error` with `errc::invalid_config` for inconsistent
- * options (no seed, a zero `pool_size` or `max_in_flight`, a username without a password).
+ * options (no seed, a `connection` that `make_redis_backend` would refuse, a `db` other
+ * than 0).
  */
 auto make_redis_cluster_backend(boost::asio::any_io_executor ex, redis_cluster_options opts)
     -> std::shared_ptr<backend>;
