@@ -177,10 +177,11 @@ void configure_bench_command(CLI::App& cmd, bench_cache_factory factory) {
     cmd.add_flag("--json", st->json, "Print the results as JSON");
     cmd.add_flag("--no-progress", st->no_progress, "No progress line on the terminal");
     cmd.add_flag("-b,--baseline", st->baseline,
-                 "Also run the raw client of each URL: unordered_map+mutex, hiredis, "
-                 "libmemcached");
+                 "Also run the raw client of each URL: unordered_map+mutex, hiredis (routed "
+                 "by slot on redis-cluster://), libmemcached");
     cmd.add_option("--baseline-redis", st->baselines.redis,
-                   "host:port for the hiredis baseline (default: the URL's)");
+                   "host:port for the hiredis baseline; for redis-cluster://, the seeds "
+                   "host:port[,host:port] (default: the URL's)");
     cmd.add_option("--baseline-memcached", st->baselines.memcached,
                    "host:port[,host:port] for the libmemcached baseline (default: the URL's)");
     cmd.add_option("--report", st->report_dir,

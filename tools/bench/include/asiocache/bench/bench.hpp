@@ -146,7 +146,7 @@ struct bench_result {
     /// The URL run (passwords as given: do not put secrets in bench URLs you publish).
     std::string url;
     /// What was measured: "asiocache", or the baseline ("std::unordered_map+mutex",
-    /// "raw hiredis pipelined", "raw libmemcached sync").
+    /// "raw hiredis pipelined", "raw hiredis cluster", "raw libmemcached sync").
     std::string target;
     /// False when the run could not start (the factory threw, the baseline could not connect);
     /// `error` then says why and the figures are zero.
@@ -205,7 +205,8 @@ auto run_bench(bench_cache_factory const& factory, std::string const& url,
 
 /// Where the raw-client baselines connect. Empty fields are taken from the URL.
 struct baseline_options {
-    /// "host:port" of the Redis server for the raw hiredis baseline. Default: the URL's.
+    /// "host:port" of the Redis server for the raw hiredis baseline; for a `redis-cluster://`
+    /// URL, "host:port[,host:port...]", the seeds to read the slots from. Default: the URL's.
     std::string redis;
     /// "host:port[,host:port...]" for the raw libmemcached baseline. Default: the URL's.
     std::string memcached;
@@ -218,6 +219,11 @@ struct baseline_options {
  *   the same coroutines as the cache;
  * - `redis://`: raw hiredis, one connection per thread, pipelined as a multiplexed connection
  *   is: `concurrency / threads` commands appended, then their replies read;
+ * - `redis-cluster://`: the same, with one connection per master and thread: a raw client
+ *   that already knows the slots. CLUSTER SLOTS is read once from the first seed that answers
+ *   it, and each command goes to the master of its key's slot (`redis_cluster_key_slot`); a
+ *   multi_get is a GET per key, since an MGET must not span slots. Redirections are not
+ *   followed (they count as errors). Needs the Redis backend in the build;
  * - `memcached://`: raw libmemcached, synchronous, one handle (one connection per server) per
  *   thread, as the memcached backend's workers use it.
  * `custom` operations are skipped by the baselines (they count as no-ops).
