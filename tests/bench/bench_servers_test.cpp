@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // `asiocache bench` against real servers (redis-server and memcached on free 127.0.0.1 ports):
 // a short run with bounded operation counts whose JSON must add up, with the raw-client
-// baseline, and a run during which the server is stopped, whose errors must be reported.
+// baseline, and a run during which the server is stopped, whose errors must be reported. And
+// a short run against a Redis Cluster of six redis-server processes, with the raw client
+// routed by slot, whose keys must land on every master.
 #include "asiocache/backends/builtin.hpp"
 #include "asiocache/bench/command.hpp"
 #include "fault_server.hpp"
+#include "local_cluster.hpp"
 #include "local_server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -13,13 +16,16 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
 namespace bench = asiocache::bench;
+using asiocache::test::local_cluster;
 using asiocache::test::local_server;
 using nlohmann::json;
 
@@ -172,6 +178,77 @@ TEST(bench_hostile_server, a_hostile_reply_is_an_error_in_the_report_not_a_crash
         EXPECT_TRUE(kind == "protocol_error" || kind == "backend_unavailable" || kind == "timeout")
             << kind;
     }
+}
+
+/// Keys on each master of `c`, by DBSIZE.
+auto keys_per_master(local_cluster const& c) -> std::vector<std::uint64_t> {
+    std::vector<std::uint64_t> out;
+    for (auto const port : c.masters()) {
+        out.push_back(std::stoull(c.cli(port, {"DBSIZE"})));
+    }
+    return out;
+}
+
+// One case, so one cluster (about 2 s to start): the command with its baseline on the
+// cluster's URL, then the baseline alone on an emptied cluster, found through a seed list
+// whose first seed is down.
+TEST(bench_cluster_test, a_short_run_and_its_baseline_route_keys_to_every_master) {
+    auto c = local_cluster::start();
+    if (!c) {
+        ASIOCACHE_SKIP_OR_FAIL("redis-server or redis-cli not found");
+    }
+    auto const [j, code] = run_bench_command(
+        c->url() + " --json -d 1s -w 100ms -c 32 -k 300 --multi-get-keys 5 --serializer bytes"
+                   " -m get=5,set=2,multi_get=1,increment=1,memo=1 --baseline --no-progress");
+    ASSERT_EQ(code, 0);
+    ASSERT_EQ(j.at("results").size(), 1u);
+    for (auto const* side : {"asiocache", "baseline"}) {
+        auto const& r = j.at("results")[0].at(side);
+        ASSERT_TRUE(r.at("ok").get<bool>()) << side << ": " << r.dump();
+        EXPECT_GT(r.at("operations").get<std::uint64_t>(), 0u) << side;
+        EXPECT_EQ(r.at("errors").get<std::uint64_t>(), 0u) << side << ": " << r.dump();
+        expect_consistent(r);
+        // Every key was prefilled: reads hit (memoized calls miss once per key at most). Reads:
+        // one per get and memo, five per multi_get.
+        auto const& by_op = r.at("by_op");
+        auto const reads = by_op.at("get").at("count").get<std::uint64_t>() +
+                           by_op.at("memo").at("count").get<std::uint64_t>() +
+                           5 * by_op.at("multi_get").at("count").get<std::uint64_t>();
+        EXPECT_EQ(r.at("hits").get<std::uint64_t>() + r.at("misses").get<std::uint64_t>(), reads)
+            << side;
+        EXPECT_LE(r.at("misses").get<std::uint64_t>(), 300u) << side;
+        EXPECT_GT(r.at("cpu_per_op_us").get<double>(), 0.0) << side;
+    }
+    auto const& b = j.at("results")[0].at("baseline");
+    EXPECT_EQ(b.at("target").get<std::string>(), "raw hiredis cluster");
+    for (auto const n : keys_per_master(*c)) {
+        EXPECT_GT(n, 0u);
+    }
+
+    // The baseline alone: its prefill writes the 300 keys, each on its slot's master, and
+    // nothing else (gets only). The first seed refuses connections; the second answers.
+    c->flush_all();
+    auto const seed = c->ports()[1];
+    bench::bench_options o{.concurrency = 16, .mix = {.get = 1, .set = 0}, .key_count = 300,
+                           .operations = 2000, .warmup = std::chrono::milliseconds(0),
+                           .progress = false};
+    auto const r = bench::run_baseline(c->url(), o,
+                                       {.redis = fmt::format("127.0.0.1:1,127.0.0.1:{}", seed)});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.operations, 2000u);
+    EXPECT_EQ(r.errors, 0u) << r.first_error;
+    EXPECT_EQ(r.hits, 2000u);
+    EXPECT_NE(r.note.find(fmt::format("3 masters, slots from CLUSTER SLOTS of 127.0.0.1:{}", seed)),
+              std::string::npos)
+        << r.note;
+    auto const keys = keys_per_master(*c);
+    ASSERT_EQ(keys.size(), 3u);
+    std::uint64_t total = 0;
+    for (auto const n : keys) {
+        EXPECT_GT(n, 50u);  // 300 keys over 3 masters: about 100 each
+        total += n;
+    }
+    EXPECT_EQ(total, 300u);
 }
 
 }  // namespace

@@ -254,6 +254,14 @@ TEST(bench_engine_test, network_baselines_report_a_server_that_is_not_there) {
     auto const mc = bench::run_baseline("memcached://127.0.0.1:1", o);
     EXPECT_FALSE(mc.ok);
     EXPECT_FALSE(mc.error.empty());
+    // A cluster whose seeds are all unreachable: every seed is tried, and named.
+    auto const cluster = bench::run_baseline("redis-cluster://127.0.0.1:1,127.0.0.1:2", o);
+    EXPECT_FALSE(cluster.ok);
+    EXPECT_NE(cluster.error.find("127.0.0.1:2"), std::string::npos) << cluster.error;
+    // A cluster has database 0 only: refused before connecting.
+    auto const db = bench::run_baseline("redis-cluster://127.0.0.1:1/2", o);
+    EXPECT_FALSE(db.ok);
+    EXPECT_NE(db.error.find("database 0"), std::string::npos) << db.error;
 }
 
 TEST(bench_report_test, sweep_with_baseline_writes_json_and_summary) {
