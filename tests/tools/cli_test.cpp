@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "asiocache/backends/builtin.hpp"
+#include "local_cluster.hpp"
 #include "local_server.hpp"
 #include "process.hpp"
 #include "server_kinds.hpp"
@@ -667,5 +668,50 @@ TEST_P(server_cli_test, watch_ends_cleanly_on_sigint) {
 
 INSTANTIATE_TEST_SUITE_P(servers, server_cli_test, asiocache::test::both_server_kinds(),
                          asiocache::test::kind_param_name{});
+
+// On a Redis Cluster, stats shows each master's INFO, and the keys and lookups of all of them
+// add up to what this test did (the cluster is its own).
+TEST(cli_cluster_test, stats_lists_every_master_of_a_cluster) {
+    auto cluster = asiocache::test::local_cluster::start();
+    if (!cluster) {
+        ASIOCACHE_SKIP_OR_FAIL("redis-server or redis-cli not found");
+    }
+    auto url = cluster->url();
+    ASSERT_EQ(cli({url, "mset", "k1", "a", "k2", "b", "k3", "c", "k4", "d", "k5", "e", "k6", "f"})
+                  .exit_code,
+              0);
+    for (auto const* key : {"k1", "k2", "k3"}) {
+        ASSERT_EQ(cli({url, "get", key}).exit_code, 0);
+    }
+    for (auto const* key : {"nope1", "nope2"}) {
+        ASSERT_EQ(cli({url, "get", key}).exit_code, 1);
+    }
+    auto r = cli({url, "--json", "stats"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    auto doc = nlohmann::json::parse(r.out);
+    EXPECT_EQ(doc.at("backend"), "redis-cluster");
+    auto servers = doc.at("servers");
+    ASSERT_EQ(servers.size(), 3U) << r.out;
+    auto masters = cluster->masters();
+    std::int64_t keys = 0;
+    std::int64_t hits = 0;
+    std::int64_t misses = 0;
+    for (auto const& s : servers) {
+        auto address = s.at("address").get<std::string>();
+        auto port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+        EXPECT_NE(std::find(masters.begin(), masters.end(), port), masters.end()) << address;
+        EXPECT_FALSE(s.contains("error")) << s;
+        keys += s.at("keys").get<std::int64_t>();
+        hits += s.at("keyspace_hits").get<std::int64_t>();
+        misses += s.at("keyspace_misses").get<std::int64_t>();
+    }
+    EXPECT_EQ(keys, 6);
+    EXPECT_EQ(hits, 3);
+    EXPECT_EQ(misses, 2);
+    auto plain = cli({url, "stats"});
+    ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+    EXPECT_TRUE(contains(plain.out, "backend: redis-cluster\n")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "# server 127.0.0.1:")) << plain.out;
+}
 
 }  // namespace

@@ -5,6 +5,7 @@
 #if defined(ASIOCACHE_HAS_MEMORY)
 #include "asiocache/backends/memory.hpp"
 #endif
+#include "asiocache/backends/redis_cluster.hpp"
 
 #include <fmt/format.h>
 
@@ -327,7 +328,7 @@ void fill_memcached(reading& r, raw_reply const& reply) {
     r.c.keys = number("curr_items");
 }
 
-enum class source { memory, redis, memcached, other };
+enum class source { memory, redis, redis_cluster, memcached, other };
 
 auto backend_kind(session& s) -> source {
     auto name = s.store().backend()->traits().name;
@@ -337,10 +338,14 @@ auto backend_kind(session& s) -> source {
     if (name == "memcached") {
         return source::memcached;
     }
+    if (name == "redis-cluster") {
+        return source::redis_cluster;
+    }
     return name == "memory" ? source::memory : source::other;
 }
 
-// Reads the session's backend's figures: Redis's INFO; each memcached server's stats, asked
+// Reads the session's backend's figures: Redis's INFO; each cluster master's INFO; each
+// memcached server's stats, asked
 // through a cache of its own, since the backend's `raw stats` fails as a whole when one server
 // is down; the memory backend's counters.
 class probe {
@@ -375,6 +380,8 @@ public:
         switch (kind_) {
             case source::redis:
                 return {read_redis()};
+            case source::redis_cluster:
+                return read_redis_cluster();
             case source::memcached:
                 return read_memcached();
             case source::memory:
@@ -405,6 +412,38 @@ private:
             r.error = describe(std::current_exception());
         }
         return r;
+    }
+
+    // Every master of the current topology, asked at once; one that does not answer is an
+    // error on its line, the others are shown.
+    auto read_redis_cluster() -> std::vector<reading> {
+        auto& b = *s_.store().backend();
+        auto const limit = s_.store().options().timeout;
+        auto within = [limit] {
+            return limit.count() == 0 ? deadline::never() : deadline::after(limit);
+        };
+        auto masters = s_.run(backends::redis_cluster_masters(b, within()));
+        std::vector<task<raw_reply>> work;
+        for (auto const& m : masters) {
+            work.push_back(backends::redis_cluster_raw_on(b, m, {"INFO"}, within()));
+        }
+        auto done = s_.run_each(std::move(work));
+        std::vector<reading> out;
+        for (std::size_t i = 0; i < done.size(); ++i) {
+            reading r{.address = masters[i]};
+            try {
+                auto reply = done[i].get();
+                if (reply.type == raw_reply::kind::error) {
+                    r.error = reply.str;
+                } else {
+                    fill_redis(r, parse_info(reply.str), 0);
+                }
+            } catch (std::exception const&) {
+                r.error = describe(std::current_exception());
+            }
+            out.push_back(std::move(r));
+        }
+        return out;
     }
 
     auto read_memcached() -> std::vector<reading> {
@@ -644,8 +683,8 @@ void add_stats(CLI::App& app, action& out) {
     auto* cmd = app.add_subcommand(
         "stats",
         "Print what the backend is and can do, then its own figures: Redis's INFO (hits, "
-        "misses, memory, evictions, commands, clients, the URL's database keys), each "
-        "memcached server's stats, the memory backend's counters. Exit 3 if a server did not "
+        "misses, memory, evictions, commands, clients, the URL's database keys), each Redis "
+        "Cluster master's INFO, each memcached server's stats, the memory backend's counters. Exit 3 if a server did not "
         "answer (the rest is still printed)");
     cmd->callback([&out] {
         out = [](session& s) {
@@ -675,7 +714,8 @@ void add_stats(CLI::App& app, action& out) {
             }
 #endif
             auto kind = backend_kind(s);
-            if (kind == source::redis || kind == source::memcached) {
+            if (kind == source::redis || kind == source::redis_cluster ||
+                kind == source::memcached) {
                 probe p(s);
                 servers = p.read();
             }
@@ -691,7 +731,7 @@ void add_stats(CLI::App& app, action& out) {
                 auto json = to_object(doc);
                 if (kind == source::redis) {
                     json["server"] = reading_json(servers.at(0));
-                } else if (kind == source::memcached) {
+                } else if (kind == source::memcached || kind == source::redis_cluster) {
                     auto list = nlohmann::json::array();
                     for (auto const& r : servers) {
                         list.push_back(reading_json(r));

@@ -531,7 +531,10 @@ public:
         for (std::size_t s = 0; s < shares.size(); ++s) {
             auto target = t->masters[shares[s].master];
             if (replicas && !t->replicas[shares[s].master].empty()) {
-                target = core_->replica(cluster::key_slot(keys[shares[s].items.front()]));
+                // The topology may have changed since `t`: then the master reads it.
+                if (auto rep = core_->replica(cluster::key_slot(keys[shares[s].items.front()]))) {
+                    target = std::move(rep);
+                }
             }
             work.push_back(get_share(std::move(target), shares[s].items, keys, out, redo[s], dl));
         }
@@ -647,6 +650,15 @@ public:
         redis_detail::append_command(cmd, views);
         auto res = co_await exec_on(core_->node_for(address)->pick(), std::move(cmd), 1, dl);
         co_return check(std::move(res), argv.front(), "");
+    }
+
+    auto masters(deadline dl) -> task<std::vector<std::string>> {
+        auto t = co_await core_->current(dl);
+        std::vector<std::string> out;
+        for (auto const& m : t->masters) {
+            out.push_back(m->address);
+        }
+        co_return out;
     }
 
     auto close() -> task<void> override {
@@ -851,6 +863,14 @@ auto redis_cluster_raw_on(backend& b, std::string node, std::vector<std::string>
         throw_error(errc::invalid_argument, "redis_cluster_raw_on: not a redis-cluster backend");
     }
     return c->raw_on(std::move(node), std::move(argv), dl);
+}
+
+auto redis_cluster_masters(backend& b, deadline dl) -> task<std::vector<std::string>> {
+    auto* c = dynamic_cast<redis_cluster_backend*>(&b);
+    if (c == nullptr) {
+        throw_error(errc::invalid_argument, "redis_cluster_masters: not a redis-cluster backend");
+    }
+    return c->masters(dl);
 }
 
 auto make_redis_cluster_backend(asio::any_io_executor ex, redis_cluster_options opts)

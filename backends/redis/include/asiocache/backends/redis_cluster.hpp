@@ -94,6 +94,11 @@ auto redis_cluster_key_slot(std::string_view key) noexcept -> std::uint16_t;
 auto redis_cluster_raw_on(backend& b, std::string node, std::vector<std::string> argv,
                           deadline dl) -> task<raw_reply>;
 
+/// The addresses ("host:port") of the cluster's masters, in slot order, reading the topology
+/// first if no operation has yet. Throws `errc::invalid_argument` when `b` is not a cluster
+/// backend, and as any operation when the topology cannot be read.
+auto redis_cluster_masters(backend& b, deadline dl) -> task<std::vector<std::string>>;
+
 /**
  * Creates a Redis Cluster backend on `ex`. Nothing connects until the first operation.
  *
