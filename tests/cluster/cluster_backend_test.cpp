@@ -570,4 +570,65 @@ TEST(cluster_failover, a_killed_master_fails_fast_then_its_replica_serves) {
     run(io, b->close());
 }
 
+// A master stalls (SIGSTOP: its connections stay open, nothing is answered) for less than the
+// cluster's node timeout, so no failover starts. Its keys time out within their deadline, the
+// other masters' keys see no error, and once it answers again its keys succeed.
+TEST(cluster_failover, a_stalled_master_times_out_its_keys_alone) {
+    auto c = local_cluster::start(3, {"--cluster-node-timeout", "5000"});
+    if (!c) {
+        ASIOCACHE_SKIP_OR_FAIL("redis-server or redis-cli not found");
+    }
+    auto masters = c->masters();
+    auto victim = masters[0];
+    auto load_victim = std::make_shared<checked_load>();
+    auto load_others = std::make_shared<checked_load>();
+    for (int i = 0; i < 40; ++i) {
+        auto key = fmt::format("st:{}", i);
+        (c->owner_of(redis_cluster_key_slot(key)) == victim ? load_victim : load_others)
+            ->keys.push_back(key);
+    }
+    ASSERT_FALSE(load_victim->keys.empty());
+    load_victim->acked.assign(load_victim->keys.size(), 0);
+    load_others->acked.assign(load_others->keys.size(), 0);
+    asio::io_context io;
+    auto b = make_redis_cluster_backend(io.get_executor(), options_for(*c));
+    load_victim->running = 2;
+    load_others->running = 2;
+    for (std::size_t w = 0; w < 2; ++w) {
+        asio::co_spawn(io, load_victim->worker(b, w, 2), asio::detached);
+        asio::co_spawn(io, load_others->worker(b, w, 2), asio::detached);
+    }
+    std::thread runner([&] {
+        while (load_victim->running > 0 || load_others->running > 0) {
+            io.run_for(50ms);
+        }
+    });
+    std::uint64_t others_ok_during = 0;
+    {
+        load_guard guard{[&] {
+                             load_victim->stop = true;
+                             load_others->stop = true;
+                         },
+                         runner};
+        std::this_thread::sleep_for(300ms);
+        ASSERT_TRUE(c->pause(victim));
+        auto const others_before = load_others->ok.load();
+        std::this_thread::sleep_for(1500ms);
+        others_ok_during = load_others->ok.load() - others_before;
+        c->resume(victim);
+        std::this_thread::sleep_for(1000ms);
+    }
+    EXPECT_GT(load_victim->errors.load(), 0U) << "the stall was never seen";
+    EXPECT_EQ(load_others->errors.load(), 0U) << load_others->first_problem;
+    EXPECT_GT(others_ok_during, 50U) << "the other masters were held up by the stalled one";
+    EXPECT_EQ(load_victim->wrong.load() + load_others->wrong.load(), 0U)
+        << load_victim->first_problem << load_others->first_problem;
+    EXPECT_EQ(load_victim->slow.load() + load_others->slow.load(), 0U);
+    for (auto const& k : load_victim->keys) {
+        run(io, b->set(k, "after", expiry::never(), soon()));
+        EXPECT_EQ(run(io, b->get(k, soon())), "after");
+    }
+    run(io, b->close());
+}
+
 }  // namespace

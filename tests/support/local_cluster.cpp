@@ -449,11 +449,15 @@ auto local_cluster::url(std::string_view query) const -> std::string {
 }
 
 auto local_cluster::masters() const -> std::vector<std::uint16_t> {
+    // The owners in CLUSTER SLOTS, not the "master" flags of CLUSTER NODES: right after the
+    // cluster is created, a node asked may still list a new replica as a master (with no
+    // slots) until gossip tells it otherwise.
     auto const live = live_ports();
     std::vector<std::uint16_t> masters;
-    for (auto const& node : parse_nodes(cli(any_live_port(), {"CLUSTER", "NODES"}))) {
-        if (node.has("master") && std::find(live.begin(), live.end(), node.port) != live.end()) {
-            masters.push_back(node.port);
+    for (auto const& r : parse_slots(run_cli(any_live_port(), {"-2", "--json"}, {"CLUSTER", "SLOTS"}))) {
+        if (std::find(live.begin(), live.end(), r.master) != live.end() &&
+            std::find(masters.begin(), masters.end(), r.master) == masters.end()) {
+            masters.push_back(r.master);
         }
     }
     std::sort(masters.begin(), masters.end());
@@ -496,6 +500,10 @@ auto local_cluster::run_cli(std::uint16_t port, std::vector<std::string> const& 
     }
     return without_trailing_newlines(result.out);
 }
+
+auto local_cluster::pause(std::uint16_t port) -> bool { return nodes_[index_of(port)].pause(); }
+
+void local_cluster::resume(std::uint16_t port) { nodes_[index_of(port)].resume(); }
 
 auto local_cluster::index_of(std::uint16_t port) const -> std::size_t {
     for (std::size_t i = 0; i < nodes_.size(); ++i) {

@@ -54,8 +54,8 @@ public:
     [[nodiscard]] auto seeds(std::size_t n = 3) const -> std::string;
     /// "redis-cluster://" + seeds() + ("?" + query when query is not empty).
     [[nodiscard]] auto url(std::string_view query = {}) const -> std::string;
-    /// Ports of the nodes that are masters now (asked of a live node, CLUSTER NODES), sorted.
-    /// A killed master that its peers flag as failing is not one.
+    /// Ports of the live masters that serve slots now (asked of a live node, CLUSTER SLOTS),
+    /// sorted. A killed master is not one.
     [[nodiscard]] auto masters() const -> std::vector<std::uint16_t>;
     /// Port of the master that owns `slot` now, as a live node's CLUSTER SLOTS says.
     [[nodiscard]] auto owner_of(int slot) const -> std::uint16_t;
@@ -91,6 +91,12 @@ public:
     auto kill_master(std::uint16_t port, std::chrono::milliseconds limit) -> std::uint16_t;
     /// FLUSHALL on every live master.
     void flush_all();
+    /// SIGSTOP the node on `port` (see local_server::pause): a stalled node, its connections
+    /// open. Its peers flag it as failing after cluster-node-timeout. Returns whether every
+    /// thread stopped.
+    auto pause(std::uint16_t port) -> bool;
+    /// SIGCONT the node on `port`.
+    void resume(std::uint16_t port);
 
 private:
     local_cluster(std::filesystem::path dir, std::string cli_binary);
