@@ -6,6 +6,10 @@ Every figure is a median: over the BENCH_RUNS runs for the sweep, redis-benchmar
 and the Python floors; over the BENCH_REPS repetitions for the Google Benchmark binaries. Each
 target of DESIGN.md section 8 and of the issues gets a computed verdict. Also copies the
 sweep's report (report.json, summary.md, charts) of the median run to --report-out.
+
+With --cluster, writes instead the Redis Cluster section and its target row from the raw
+outputs of benchmarks/redis_cluster.sh into an existing RESULTS.md (--results), leaving the rest
+of the file as it is; a full run given --keep RESULTS.md carries that section and row over.
 """
 
 import argparse
@@ -13,6 +17,7 @@ import csv
 import glob
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -49,6 +54,13 @@ def fmt_ns(ns):
 
 def verdict(ok):
     return "met" if ok else "**missed**"
+
+
+def target_row(area, what, measured, ok, note=""):
+    return f"| {area} | {what} | {measured}{' (' + note + ')' if note else ''} | {verdict(ok)} |"
+
+
+TARGETS_HEAD = "| area | target | measured | verdict |"
 
 
 # ---- Google Benchmark JSON ------------------------------------------------------------------
@@ -128,7 +140,202 @@ def url_kind(url):
     return url.split(":", 1)[0]
 
 
+def missed_line(missed, total):
+    return (f"{missed} of {total} targets missed in this run; "
+            "[PROFILES.md](PROFILES.md) shows where the time goes for each.")
+
+
+# ---- the Redis Cluster section (benchmarks/redis_cluster.sh) ---------------------------------
+
+CLUSTER_BEGIN = "<!-- redis-cluster: written by benchmarks/redis_cluster.sh, kept by run_all.sh -->"
+CLUSTER_END = "<!-- /redis-cluster -->"
+CLUSTER_AREA = "redis-cluster"
+
+
+def kept_cluster(text):
+    """The Redis Cluster section (its lines, markers included) and target rows of a RESULTS.md."""
+    lines = text.split("\n")
+    block = []
+    if CLUSTER_BEGIN in lines and CLUSTER_END in lines:
+        block = lines[lines.index(CLUSTER_BEGIN):lines.index(CLUSTER_END) + 1]
+    rows = [line for line in lines if line.startswith(f"| {CLUSTER_AREA} |")]
+    return block, rows
+
+
+def splice_cluster(text, block, rows):
+    """`text` with its Redis Cluster section and target rows replaced by `block` and `rows`:
+    the rows at the end of the Targets table (its count of missed targets updated), the section
+    before the memory backend's."""
+    lines = text.split("\n")
+    if CLUSTER_BEGIN in lines and CLUSTER_END in lines:
+        b, e = lines.index(CLUSTER_BEGIN), lines.index(CLUSTER_END)
+        del lines[b:e + 2 if e + 1 < len(lines) and not lines[e + 1] else e + 1]
+    lines = [line for line in lines if not line.startswith(f"| {CLUSTER_AREA} |")]
+    if TARGETS_HEAD in lines:
+        head = lines.index(TARGETS_HEAD)
+        end = head + 2
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        lines[end:end] = rows
+        end += len(rows)
+        table = lines[head + 2:end]
+        missed = sum("**missed**" in line for line in table)
+        counted = [i for i, line in enumerate(lines)
+                   if re.match(r"^\d+ of \d+ targets missed", line)]
+        for i in reversed(counted):
+            del lines[i:i + 2 if i + 1 < len(lines) and not lines[i + 1] else i + 1]
+        if missed:
+            lines[end + 1:end + 1] = [missed_line(missed, len(table)), ""]
+    if block:
+        at = next((i for i, line in enumerate(lines) if line.startswith("## Memory backend")),
+                  len(lines))
+        lines[at:at] = block + [""]
+    return "\n".join(lines)
+
+
+def cluster_figures(raw, runs, duration, warmup):
+    """The section and target rows from redis_cluster.sh's outputs in `raw`."""
+    docs = [load_json(p) for p in sorted(glob.glob(f"{raw}/sweep_*.json"))]
+    meta = load_json(f"{raw}/meta.json")
+    if not docs:
+        raise SystemExit(f"make_results.py: no sweep_*.json in {raw}")
+    urls = docs[0]["urls"]
+    single = next(u for u in urls if url_kind(u) == "redis")
+    cluster = next(u for u in urls if url_kind(u) == "redis-cluster")
+
+    def runs_of(url, c, side):
+        """One result a run (None where it did not run), so that ratios pair within a run."""
+        out = []
+        for doc in docs:
+            r = next((r for r in doc["results"] if r["url"] == url and r["concurrency"] == c),
+                     None)
+            x = r.get(side) if r else None
+            out.append(x if x and x.get("ok", True) and x.get("operations", 0) > 0 else None)
+        return out
+
+    def median_of(results, f):
+        vals = [f(x) for x in results if x]
+        return med(vals) if vals else float("nan")
+
+    def paired(xs, ys, f):
+        vals = [f(x) / f(y) for x, y in zip(xs, ys) if x and y and f(y) > 0]
+        return med(vals) if vals else float("nan")
+
+    def rate(x):
+        return x["throughput"]
+
+    def cpu(x):
+        return 1e3 * x["cpu_per_op_us"]
+
+    def cpu_split(results):
+        """CPU per operation, user + system, in ns."""
+        def part(field):
+            return median_of(results, lambda x: 1e9 * x[field] / x["operations"])
+        return (f"{median_of(results, cpu):.0f} ns ({part('cpu_user_seconds'):.0f} + "
+                f"{part('cpu_system_seconds'):.0f})")
+
+    def lat(results):
+        return (f"{fmt_ns(median_of(results, lambda x: x['latency_ns']['p50']))} / "
+                f"{fmt_ns(median_of(results, lambda x: x['latency_ns']['p99']))}")
+
+    wl = docs[0]["workload"]
+    sweep = docs[0]["sweep"]
+    sec = []
+    s = sec.append
+    s(CLUSTER_BEGIN)
+    s("## Redis Cluster: 3 masters against one server (`asiocache bench`)")
+    s("")
+    s(f"Written by `bash benchmarks/redis_cluster.sh` ({datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; "
+      "`run_all.sh` keeps this section as it is). A Redis Cluster of "
+      f"{meta['nodes']} redis-server nodes ({len(meta['masters'])} masters, one replica each) "
+      f"and a single redis-server, {meta['redis_version']}, on 127.0.0.1 of this "
+      f"{os.cpu_count()}-core machine, no persistence. Each of the {len(docs)} runs is one "
+      f"invocation, `{meta['command']}`, so the single server and the cluster meet the same "
+      f"machine load: {duration} per point after {warmup} warm-up; medians over the runs, "
+      "ratios the medians of the per-run ratios. Workload: "
+      f"mix `{wl['mix']}`, {wl['key_count']} keys of {wl['key_size']} B ({wl['distribution']}), "
+      f"values {wl['value_size_min']} B, serializer `{wl['serializer']}`, {wl['threads']} "
+      "thread(s). Baselines: raw hiredis pipelined on one connection for `redis://`; for "
+      "`redis-cluster://` raw hiredis that already knows the slots: CLUSTER SLOTS read once, "
+      "one connection per master, each command appended to its key's master "
+      "(`redis_cluster_key_slot`), every connection written, then the replies read in order.")
+    s("")
+    s("| concurrency | client | `redis://` | p50 / p99 | `redis-cluster://` | p50 / p99 | "
+      "cluster / single |")
+    s("|---:|---|---:|---:|---:|---:|---:|")
+    cpu_rows = []
+    verdict_parts = []
+    raw_parts = []
+    ok = True
+    for c in sweep:
+        sides = {}
+        for side, label in (("asiocache", "asiocache"), ("baseline", "raw hiredis")):
+            a, b = runs_of(single, c, side), runs_of(cluster, c, side)
+            sides[side] = (a, b)
+            s(f"| {c} | {label} | {fmt_rate(median_of(a, rate))} | {lat(a)} | "
+              f"{fmt_rate(median_of(b, rate))} | {lat(b)} | {100 * paired(b, a, rate):.0f}% |")
+            ratio = paired(b, a, cpu)
+            cpu_rows.append(f"| {c} | {label} | {cpu_split(a)} | {cpu_split(b)} | "
+                            f"{ratio:.2f}x |")
+            if side == "asiocache":
+                verdict_parts.append(f"c={c}: {ratio:.2f}x")
+                ok = ok and ratio <= 1.10
+            else:
+                raw_parts.append(f"c={c}: {ratio:.2f}x")
+        (sa, ca), (sb, cb) = sides["asiocache"], sides["baseline"]
+        s(f"| {c} | asiocache / raw | {100 * paired(sa, sb, rate):.0f}% | | "
+          f"{100 * paired(ca, cb, rate):.0f}% | | |")
+    s("")
+    s("Client CPU per operation: user + system time of the bench process over the measured "
+      "window (getrusage), divided by the operations (medians: the parts need not add up to "
+      "the total); the last column is the routing overhead, the cluster's CPU per operation "
+      "over the single server's in the same run.")
+    s("")
+    s("| concurrency | client | `redis://` | `redis-cluster://` | cluster / single |")
+    s("|---:|---|---:|---:|---:|")
+    sec.extend(cpu_rows)
+    s("")
+    keys = ", ".join(f"{m['dbsize']} on :{m['port']}" for m in meta["masters"])
+    s(f"Keys on each master after the runs: {keys} (the single server: "
+      f"{meta['single_dbsize']}).")
+    s("")
+    s("**Limits.** The machine has 2 cores: the 6 redis-server processes of the cluster (3 "
+      "masters serving, 3 replicas applying the writes), the single server and the client "
+      "share them, so the cluster cannot be faster here than one server: it measures what "
+      "routing costs the client, not what sharding buys. Its throughput is bounded by the "
+      "client's CPU and by the servers' share of the cores, and at equal concurrency each of "
+      "the 3 connections carries a third of the commands, so each write and read system call "
+      "moves fewer of them: part of the CPU per operation that the cluster adds is that "
+      "fan-out, which the raw client routed by slot pays too. [PROFILES.md](PROFILES.md) "
+      "splits the rest.")
+    s(CLUSTER_END)
+    rows = [target_row(CLUSTER_AREA, "routing adds at most 10% CPU per operation over "
+                       "`redis://` at the same concurrency", ", ".join(verdict_parts), ok,
+                       "raw hiredis routed by slot: " + ", ".join(raw_parts))]
+    return sec, rows
+
+
+def cluster_main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cluster", action="store_true")
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--duration", required=True)
+    ap.add_argument("--warmup", required=True)
+    ap.add_argument("--results", required=True)
+    a = ap.parse_args(argv)
+    block, rows = cluster_figures(a.raw, a.runs, a.duration, a.warmup)
+    with open(a.results) as f:
+        text = f.read()
+    text = splice_cluster(text, block, rows)
+    with open(a.results + ".new", "w") as f:
+        f.write(text)
+    os.replace(a.results + ".new", a.results)
+
+
 def main():
+    if "--cluster" in sys.argv[1:]:
+        return cluster_main(sys.argv[1:])
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
     ap.add_argument("--runs", type=int, required=True)
@@ -136,6 +343,7 @@ def main():
     ap.add_argument("--duration", required=True)
     ap.add_argument("--warmup", required=True)
     ap.add_argument("--report-out", required=True)
+    ap.add_argument("--keep", help="an earlier RESULTS.md whose Redis Cluster section to keep")
     a = ap.parse_args()
     raw = a.raw
     out = []
@@ -608,19 +816,22 @@ def main():
     # ---- assemble
     w("## Targets")
     w("")
-    w("| area | target | measured | verdict |")
+    w(TARGETS_HEAD)
     w("|---|---|---|---|")
-    for area, what, measured, ok, note in verdicts:
-        w(f"| {area} | {what} | {measured}{' (' + note + ')' if note else ''} | {verdict(ok)} |")
+    for v in verdicts:
+        w(target_row(*v))
     w("")
     missed = [v for v in verdicts if not v[3]]
     if missed:
-        w(f"{len(missed)} of {len(verdicts)} targets missed in this run; "
-          "[PROFILES.md](PROFILES.md) shows where the time goes for each.")
+        w(missed_line(len(missed), len(verdicts)))
         w("")
     for sec in (sec_sweep, sec_memory, sec_redis, sec_mc, sec_memo, sec_py, sec_ser):
         out.extend(sec)
-    print("\n".join(out))
+    text = "\n".join(out)
+    if a.keep and os.path.exists(a.keep):
+        with open(a.keep) as f:
+            text = splice_cluster(text, *kept_cluster(f.read()))
+    print(text)
 
 
 if __name__ == "__main__":

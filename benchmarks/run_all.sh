@@ -20,7 +20,8 @@
 # against unordered_map, memoized call against facade get, memcached against libmemcached and
 # on pools of 2 and 4 memcached with one stopped or killed (it starts those servers itself),
 # serializers and keys). make_results.py then writes RESULTS.md from the raw outputs, which are
-# kept in build/bench-release/results.
+# kept in build/bench-release/results; the Redis Cluster section, which
+# benchmarks/redis_cluster.sh writes, is carried over from the current RESULTS.md.
 #
 # The cache uses the bytes serializer in the sweep, so that it stores what the raw clients store
 # and the ratio measures the framework, not JSON (the serializers have micro-benchmarks).
@@ -44,74 +45,19 @@ serializer=bytes
 build=${BENCH_BUILD:-$root/build/bench-release}
 raw=$build/results
 py=/usr/bin/python3  # Debian's, with python3-redis
-tmp=$(mktemp -d)
-pids=()
-
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-log() { printf 'run_all: %s\n' "$*" >&2; }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# free_port: a port in 20000-59999 that nothing listens on (the server's own bind is the
-# final check: start_server retries on failure).
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        if [[ $p != 6379 && $p != 11211 ]] && ! port_in_use "$p"; then
-            echo "$p"
-            return
-        fi
-    done
-}
-
-# start_server <name> <command with PORT placeholder...>: sets server_port to the port it
-# listens on. Called directly (not in $(...)) so that its pid reaches the cleanup list.
-server_port=
-start_server() {
-    local name=$1
-    shift
-    local attempt port pid
-    for attempt in 1 2 3 4 5; do
-        port=$(free_port)
-        local args=("${@//PORT/$port}")
-        "${args[@]}" >"$tmp/$name.log" 2>&1 &
-        pid=$!
-        for _ in $(seq 50); do
-            if port_in_use "$port"; then
-                pids+=("$pid")
-                server_port=$port
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    log "$name did not start: $(tail -3 "$tmp/$name.log")"
-    return 1
-}
+log_name=run_all
+# shellcheck source=benchmarks/lib.sh
+source "$root/benchmarks/lib.sh"  # configure_release, tmp, pids and their EXIT trap, start_server
 
 log "building the benchmarks (Release) in $build"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DASIOCACHE_BUILD_TESTS=ON \
-    -DASIOCACHE_BUILD_BENCHMARKS=ON -DASIOCACHE_BUILD_EXAMPLES=OFF -DASIOCACHE_BUILD_TOOLS=ON \
-    >/dev/null
+configure_release "$build"
 cmake --build "$build" -j "$(nproc)" --target asiocache-bench memory_vs_unordered_map memo_bench \
     serializers_bench redis_bench memcached_bench >/dev/null
 bench=$build/tools/bench/asiocache-bench
 rm -rf "$raw"
 mkdir -p "$raw"
 
-start_server redis redis-server --bind 127.0.0.1 --port PORT --save "" --appendonly no
+start_redis
 redis_port=$server_port
 log "redis-server on 127.0.0.1:$redis_port"
 as_user=()
@@ -175,7 +121,9 @@ log "micro-benchmarks: memcached against libmemcached, and pools with a stalled 
 
 log "writing $results_md"
 mkdir -p "$out"
+# The Redis Cluster section (benchmarks/redis_cluster.sh) of the current file is kept.
 "$py" "$root/benchmarks/make_results.py" --raw "$raw" --runs "$runs" --reps "$reps" \
-    --duration "$duration" --warmup "$warmup" --report-out "$out" >"$tmp/results.md"
+    --duration "$duration" --warmup "$warmup" --report-out "$out" --keep "$results_md" \
+    >"$tmp/results.md"
 mv "$tmp/results.md" "$results_md"
 log "wrote $results_md and $out"
