@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <vector>
 
+namespace asiocache::detail {
+struct builtin_json_key {};
+}  // namespace asiocache::detail
+
 namespace asiocache::serializers {
 namespace {
 
@@ -23,6 +27,7 @@ public:
 
 class json_serializer final : public serializer {
 public:
+    json_serializer() : serializer(asiocache::detail::builtin_json_key{}) {}
     auto name() const noexcept -> std::string_view override { return "json"; }
     auto kind() const noexcept -> serializer_kind override { return serializer_kind::structured; }
     auto dump(nlohmann::json const& doc) const -> std::string override {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "asiocache/detail/typed_json.hpp"
 #include "asiocache/errors.hpp"
 
 #include <fmt/format.h>
@@ -23,6 +24,11 @@
 
 namespace asiocache {
 
+namespace detail {
+/// Marks the built-in JSON serializer; defined inside the library alone.
+struct builtin_json_key;
+}  // namespace detail
+
 /// How a serializer treats values. The serializer is chosen at run time (`?serializer=json`),
 /// the value type at compile time (`get<T>`); the kind decides which conversion of `T` applies.
 enum class serializer_kind {
@@ -39,6 +45,7 @@ enum class serializer_kind {
 /// Serializers are stateless or immutable, and shared between threads.
 class serializer {
 public:
+    serializer() = default;
     virtual ~serializer() = default;
 
     /// The name used in URLs and config files: "bytes", "string", "json", "msgpack", ...
@@ -50,6 +57,17 @@ public:
     [[nodiscard]] virtual auto dump(nlohmann::json const& doc) const -> std::string;
     /// `structured` serializers only: reads a document. May throw any `std::exception`.
     [[nodiscard]] virtual auto parse(std::string_view bytes) const -> nlohmann::json;
+
+    /// True for `serializers::json()` alone: `encode_value` and `decode_value` then write and
+    /// read typed JSON types (see `asiocache/detail/typed_json.hpp`) directly, without a
+    /// `nlohmann::json` document, producing the same bytes as `dump`.
+    [[nodiscard]] auto is_builtin_json() const noexcept -> bool { return builtin_json_; }
+
+protected:
+    explicit serializer(detail::builtin_json_key const& /*key*/) noexcept : builtin_json_(true) {}
+
+private:
+    bool builtin_json_ = false;
 };
 
 /// Customization point for the `bytes` and `string` kinds, in the style of `fmt::formatter`:
@@ -86,12 +104,6 @@ concept has_codec = requires(T const& v, std::string_view b) {
 template <class T>
 concept decimal = (std::integral<T> || std::floating_point<T>) && !std::same_as<T, bool>;
 
-template <class T>
-concept to_document = requires(T const& v) { nlohmann::json(v); };
-
-template <class T>
-concept from_document = requires(nlohmann::json const& j) { j.template get<T>(); };
-
 [[noreturn]] void throw_unrepresentable(std::string_view serializer, std::string_view key,
                                         std::string_view why);
 
@@ -111,52 +123,6 @@ auto decimal_decode(std::string_view b) -> std::optional<T> {
     return out;
 }
 
-/// A document as `T`. nlohmann converts any number to any arithmetic type with a plain cast,
-/// so 1.5 would read as the integer 1, 2^64-1 as -1, and 1e300 as an integer or a `float` is
-/// undefined behaviour. A number read here must fit `T` exactly (3.0 reads as the integer 3,
-/// 1.5 does not); anything else throws, and the
-/// caller reports `serialization_failed` instead of a wrong value. Numbers nested inside
-/// containers or user types still go through nlohmann's own conversion.
-template <class T>
-auto document_as(nlohmann::json const& j) -> T {
-    if constexpr (std::integral<T> && !std::same_as<T, bool>) {
-        if (j.is_number_unsigned()) {
-            auto u = j.get<std::uint64_t>();
-            if (!std::in_range<T>(u)) {
-                throw std::out_of_range(fmt::format("{} does not fit the integer type", u));
-            }
-            return static_cast<T>(u);
-        }
-        if (j.is_number_integer()) {
-            auto i = j.get<std::int64_t>();
-            if (!std::in_range<T>(i)) {
-                throw std::out_of_range(fmt::format("{} does not fit the integer type", i));
-            }
-            return static_cast<T>(i);
-        }
-        if (j.is_number_float()) {
-            // Python writes 3.0 for a float holding an integer: that one reads exactly.
-            auto d = j.get<double>();
-            constexpr auto lo = static_cast<double>(std::numeric_limits<T>::min());
-            // max() + 1 is a power of two, exact as a double, where max() itself may round up.
-            constexpr auto hi = static_cast<double>(std::numeric_limits<T>::max() / 2 + 1) * 2;
-            if (std::isfinite(d) && std::trunc(d) == d && d >= lo && d < hi) {
-                return static_cast<T>(d);
-            }
-            throw std::domain_error(fmt::format("{} is not an integer of the type read", d));
-        }
-    } else if constexpr (std::floating_point<T>) {
-        if (j.is_number_float()) {
-            auto d = j.get<double>();
-            if (std::isfinite(d) && (d > static_cast<double>(std::numeric_limits<T>::max()) ||
-                                     d < static_cast<double>(std::numeric_limits<T>::lowest()))) {
-                throw std::out_of_range(fmt::format("{} is out of range", d));
-            }
-            return static_cast<T>(d);
-        }
-    }
-    return j.template get<T>();
-}
 
 }  // namespace detail
 
@@ -177,7 +143,16 @@ auto encode_value(serializer const& s, T const& value, std::string_view key) -> 
             detail::throw_unrepresentable(s.name(), key,
                                           "the value type has no codec<T> for byte serializers");
         case serializer_kind::structured:
-            if constexpr (detail::to_document<T>) {
+            if constexpr (detail::typed_json<T>) {
+                try {
+                    if (s.is_builtin_json()) {
+                        return detail::typed_to_json_text(value);
+                    }
+                    return s.dump(detail::typed_to_document(value));
+                } catch (std::exception const& e) {
+                    detail::throw_unrepresentable(s.name(), key, e.what());
+                }
+            } else if constexpr (detail::to_document<T>) {
                 try {
                     return s.dump(nlohmann::json(value));
                 } catch (std::exception const& e) {
@@ -214,7 +189,20 @@ auto decode_value(serializer const& s, std::string_view bytes, std::string_view 
             detail::throw_unrepresentable(s.name(), key,
                                           "the value type has no codec<T> for byte serializers");
         case serializer_kind::structured:
-            if constexpr (detail::from_document<T>) {
+            if constexpr (detail::typed_json<T>) {
+                try {
+                    if (s.is_builtin_json()) {
+                        return detail::typed_from_json_text<T>(bytes);
+                    }
+                    if constexpr (detail::has_described<T>::value) {
+                        return detail::typed_from_document<T>(s.parse(bytes));
+                    } else {
+                        return detail::document_as<T>(s.parse(bytes));
+                    }
+                } catch (std::exception const& e) {
+                    detail::throw_unrepresentable(s.name(), key, e.what());
+                }
+            } else if constexpr (detail::from_document<T>) {
                 try {
                     return detail::document_as<T>(s.parse(bytes));
                 } catch (std::exception const& e) {
