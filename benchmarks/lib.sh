@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2034,SC2154  # root comes from, cluster_masters goes to, the caller
 # Helpers shared by the benchmark scripts (sourced, not run): configure_release, a temp dir
 # and a list of server pids that the EXIT trap stops, free 127.0.0.1 ports, start_server,
 # start_redis, start_cluster and cli (redis-cli on 127.0.0.1, bounded to 10 s).

@@ -245,7 +245,9 @@ def cluster_figures(raw, runs, duration, warmup):
     s(CLUSTER_BEGIN)
     s("## Redis Cluster: 3 masters against one server (`asiocache bench`)")
     s("")
-    s(f"Written by `bash benchmarks/redis_cluster.sh` ({datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; "
+    when = datetime.fromtimestamp(max(os.path.getmtime(p) for p in glob.glob(f"{raw}/sweep_*.json")),
+                                  timezone.utc)
+    s(f"Written by `bash benchmarks/redis_cluster.sh` ({when.strftime('%Y-%m-%d %H:%M UTC')}; "
       "`run_all.sh` keeps this section as it is). A Redis Cluster of "
       f"{meta['nodes']} redis-server nodes ({len(meta['masters'])} masters, one replica each) "
       f"and a single redis-server, {meta['redis_version']}, on 127.0.0.1 of this "
@@ -303,11 +305,13 @@ def cluster_figures(raw, runs, duration, warmup):
       "masters serving, 3 replicas applying the writes), the single server and the client "
       "share them, so the cluster cannot be faster here than one server: it measures what "
       "routing costs the client, not what sharding buys. Its throughput is bounded by the "
-      "client's CPU and by the servers' share of the cores, and at equal concurrency each of "
-      "the 3 connections carries a third of the commands, so each write and read system call "
-      "moves fewer of them: part of the CPU per operation that the cluster adds is that "
-      "fan-out, which the raw client routed by slot pays too. [PROFILES.md](PROFILES.md) "
-      "splits the rest.")
+      "client's CPU and by the servers' share of the cores. The CPU per operation that the "
+      "cluster adds is not all routing: at equal concurrency each of the 3 connections carries "
+      "a third of the commands, so each write and read system call moves fewer of them, and "
+      "7 busy processes on 2 cores preempt the client and cool its caches, so the same "
+      "instructions take longer. The raw client routed by slot pays both too (its row "
+      "above). [PROFILES.md](PROFILES.md) splits the figure, with callgrind's instruction "
+      "counts for the routing code itself.")
     s(CLUSTER_END)
     rows = [target_row(CLUSTER_AREA, "routing adds at most 10% CPU per operation over "
                        "`redis://` at the same concurrency", ", ".join(verdict_parts), ok,
