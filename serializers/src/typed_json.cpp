@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace asiocache::detail {
 namespace {
@@ -41,6 +42,17 @@ auto utf8_length(unsigned char const* p, unsigned char const* end) -> std::size_
         return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
     }
     return 0;
+}
+
+// Whether the 8 bytes at `p` are all printable ASCII other than the quote and the backslash.
+auto plain_word(unsigned char const* p) -> bool {
+    constexpr std::uint64_t ones = 0x0101010101010101;
+    constexpr std::uint64_t high = 0x8080808080808080;
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof w);
+    auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & high; };
+    auto below_space = (w - ones * 0x20) & ~w & high;
+    return ((w & high) | below_space | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) == 0;
 }
 
 auto kind_name(json_token const& t) -> std::string_view {
@@ -259,17 +271,27 @@ void flatten(nlohmann::json const& j, json_tape& t) {
 }  // namespace
 
 void write_json_string(std::string& out, std::string_view s) {
+    // Bytes copied as they are: printable ASCII but the quote and the backslash.
+    static constexpr auto plain = [] {
+        std::array<bool, 256> t{};
+        for (unsigned c = 0x20; c < 0x80; ++c) {
+            t[c] = c != '"' && c != '\\';
+        }
+        return t;
+    }();
     auto const* begin = reinterpret_cast<unsigned char const*>(s.data());
     auto const* end = begin + s.size();
     auto const* p = begin;
+    out.reserve(out.size() + s.size() + 2);
     out += '"';
     while (p < end) {
         auto const* run = p;
         while (p < end) {
-            unsigned const c = *p;
-            if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            if (end - p >= 8 && plain_word(p)) {
+                p += 8;
+            } else if (plain[*p]) {
                 ++p;
-            } else if (c >= 0x80) {
+            } else if (*p >= 0x80) {
                 auto n = utf8_length(p, end);
                 if (n == 0) {
                     break;

@@ -344,7 +344,9 @@ void write_json(std::string& out, T const& v) {
 template <typed_json T>
 auto typed_to_json_text(T const& v) -> std::string {
     std::string out;
-    out.reserve(256);
+    if constexpr (!std::same_as<T, std::string>) {
+        out.reserve(256);  // a string reserves its own size
+    }
     write_json(out, v);
     return out;
 }
