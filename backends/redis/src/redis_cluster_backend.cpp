@@ -121,27 +121,37 @@ public:
         }
     }
 
-    /// Sends `cmd` (`n` commands on `slot`) to the slot's master, following redirections.
-    auto send(std::uint16_t slot, std::string cmd, std::size_t n, deadline dl)
-        -> task<exec_result> {
+    /// The master of `slot` as the current topology says, without waiting: null when there
+    /// is no topology yet or no master for the slot. Every 1024th call also checks whether a
+    /// periodic refresh is due.
+    auto owner_now(std::uint16_t slot) -> std::shared_ptr<node> {
         if ((ops_.fetch_add(1, std::memory_order_relaxed) & 1023) == 0) {
             periodic_refresh();
         }
+        std::lock_guard lock(mutex_);
+        if (!topo_ || topo_->owner[slot] == no_owner) {
+            return nullptr;
+        }
+        return topo_->masters[topo_->owner[slot]];
+    }
+
+    /// Sends `cmd` (`n` commands on `slot`) to the slot's master and follows redirections.
+    /// With `first`, the command was already sent to the owner the topology named and `first`
+    /// is its answer: a redirection, or a lost connection.
+    auto send(std::uint16_t slot, std::string cmd, std::size_t n, deadline dl,
+              std::optional<exec_result> first) -> task<exec_result> {
         std::shared_ptr<node> target;
-        if (auto t = snapshot(); t && t->owner[slot] != no_owner) {
-            target = t->masters[t->owner[slot]];
+        exec_result res;
+        if (first) {
+            target = owner_now(slot);
+            res = std::move(*first);
         } else {
             target = co_await owner(slot, dl);
+            res = co_await exec_on(target->pick(), std::string(cmd), n, dl);
         }
         bool asking = false;
         auto backoff = first_backoff;
         for (std::size_t attempt = 0;; ++attempt) {
-            std::string bytes;
-            if (asking) {
-                bytes = format_command({"ASKING"});
-            }
-            bytes += cmd;
-            auto res = co_await exec_on(target->pick(), std::move(bytes), n + (asking ? 1 : 0), dl);
             auto& ec = std::get<0>(res);
             auto& reply = std::get<1>(res);
             if (ec) {
@@ -167,12 +177,12 @@ public:
             switch (r->what) {
                 case redirect::kind::moved:
                     moved_.fetch_add(1, std::memory_order_relaxed);
-                    target = node_for(absolute(r->address, target->address));
+                    target = node_for(absolute(r->address, target));
                     refresh_soon();
                     break;
                 case redirect::kind::ask:
                     asked_.fetch_add(1, std::memory_order_relaxed);
-                    target = node_for(absolute(r->address, target->address));
+                    target = node_for(absolute(r->address, target));
                     asking = true;
                     break;
                 case redirect::kind::try_again:
@@ -194,6 +204,12 @@ public:
                     break;
                 }
             }
+            std::string bytes;
+            if (asking) {
+                bytes = format_command({"ASKING"});
+            }
+            bytes += cmd;
+            res = co_await exec_on(target->pick(), std::move(bytes), n + (asking ? 1 : 0), dl);
         }
     }
 
@@ -421,12 +437,14 @@ private:
         co_await self->refresh(deadline::after(self->opts_.connection.connect_timeout * 2));
     }
 
-    // A redirection's address; an empty host means the node that answered.
-    static auto absolute(std::string const& address, std::string const& from) -> std::string {
+    // A redirection's address; an empty host means the node that answered (`from`; without
+    // it, the first seed's host).
+    auto absolute(std::string const& address, std::shared_ptr<node> const& from) const
+        -> std::string {
         if (!address.starts_with(':')) {
             return address;
         }
-        return cluster::split_address(from)->first + address;
+        return cluster::split_address(from ? from->address : seeds_.front())->first + address;
     }
 
     auto build(std::vector<cluster::slot_range> const& ranges) -> std::shared_ptr<topology> {
@@ -487,7 +505,7 @@ auto iequals(std::string_view a, std::string_view b) -> bool {
 class redis_cluster_backend final : public redis_detail::redis_ops {
 public:
     redis_cluster_backend(asio::any_io_executor ex, redis_cluster_options const& o)
-        : redis_ops(redis_detail::value_limit(o.connection)),
+        : redis_ops(redis_detail::value_limit(o.connection), true),
           core_(std::make_shared<cluster_core>(std::move(ex), o)) {}
 
     ~redis_cluster_backend() override { core_->shutdown(); }
@@ -500,21 +518,12 @@ public:
         return t;
     }
 
+    // Not a coroutine without replicas: the single-key path costs no frame of its own.
     auto get(std::string key, deadline dl) -> task<std::optional<std::string>> override {
-        if (core_->options().read_from_replica) {
-            if (auto rep = core_->replica(cluster::key_slot(key))) {
-                auto cmd = format_command({"GET", key});
-                auto res = co_await exec_on(rep->pick(), std::move(cmd), 1, dl);
-                auto const& ec = std::get<0>(res);
-                if (!ec && std::get<1>(res).type != raw_reply::kind::error) {
-                    co_return redis_detail::to_bytes(std::move(std::get<1>(res)), "GET", key);
-                }
-                if (ec == errc::timeout || ec == asio::error::operation_aborted) {
-                    check(std::move(res), "GET", key);  // throws: no time left to ask the master
-                }
-            }
+        if (!core_->options().read_from_replica) {
+            return redis_ops::get(std::move(key), dl);
         }
-        co_return co_await redis_ops::get(std::move(key), dl);
+        return get_from_replica(std::move(key), dl);
     }
 
     auto multi_get(std::vector<std::string> keys, deadline dl)
@@ -632,7 +641,10 @@ public:
         std::vector<std::string_view> views(argv.begin(), argv.end());
         std::string cmd;
         redis_detail::append_command(cmd, views);
-        auto res = co_await route(*key, std::move(cmd), 1, dl);
+        auto res = co_await route(*key, pass(cmd), 1, dl);
+        if (needs_follow(res)) {
+            res = co_await follow(*key, std::move(cmd), 1, dl, std::move(res));
+        }
         co_return check(std::move(res), argv.front(), "");
     }
 
@@ -672,12 +684,40 @@ public:
     [[nodiscard]] auto stats() const -> redis_cluster_stats { return core_->stats(); }
 
 protected:
+    // Not a coroutine: with a topology, the command goes straight to the slot's owner; what
+    // comes back redirected is followed by `follow`.
     auto route(std::string_view key, std::string cmd, std::size_t replies, deadline dl)
         -> task<exec_result> override {
-        return core_->send(cluster::key_slot(key), std::move(cmd), replies, dl);
+        auto const slot = cluster::key_slot(key);
+        if (auto target = core_->owner_now(slot)) {
+            return exec_on(target->pick(), std::move(cmd), replies, dl);
+        }
+        return core_->send(slot, std::move(cmd), replies, dl, std::nullopt);
+    }
+
+    auto follow(std::string_view key, std::string cmd, std::size_t replies, deadline dl,
+                exec_result first) -> task<exec_result> override {
+        return core_->send(cluster::key_slot(key), std::move(cmd), replies, dl,
+                           std::move(first));
     }
 
 private:
+    // A replica of the key's slot first; its master when it has none, fails or redirects.
+    auto get_from_replica(std::string key, deadline dl) -> task<std::optional<std::string>> {
+        if (auto rep = core_->replica(cluster::key_slot(key))) {
+            auto cmd = format_command({"GET", key});
+            auto res = co_await exec_on(rep->pick(), std::move(cmd), 1, dl);
+            auto const& ec = std::get<0>(res);
+            if (!ec && std::get<1>(res).type != raw_reply::kind::error) {
+                co_return redis_detail::to_bytes(std::move(std::get<1>(res)), "GET", key);
+            }
+            if (ec == errc::timeout || ec == asio::error::operation_aborted) {
+                check(std::move(res), "GET", key);  // throws: no time left to ask the master
+            }
+        }
+        co_return co_await redis_ops::get(std::move(key), dl);
+    }
+
     /// The items of a batch that one master owns.
     struct share {
         std::uint16_t master = 0;

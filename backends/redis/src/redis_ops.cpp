@@ -120,6 +120,27 @@ auto token_of(raw_reply const& hex, std::string_view key) -> std::uint64_t {
 
 }  // namespace
 
+auto redis_ops::needs_follow(exec_result const& res) const noexcept -> bool {
+    if (!follows_) {
+        return false;
+    }
+    auto const& [ec, reply] = res;
+    if (ec) {
+        return ec == errc::backend_unavailable;
+    }
+    if (reply.type != raw_reply::kind::error) {
+        return false;
+    }
+    std::string_view const text = reply.str;
+    return text.starts_with("MOVED ") || text.starts_with("ASK ") ||
+           text.starts_with("TRYAGAIN") || text.starts_with("CLUSTERDOWN");
+}
+
+auto redis_ops::follow(std::string_view /*key*/, std::string /*cmd*/, std::size_t /*replies*/,
+                       deadline /*dl*/, exec_result first) -> task<exec_result> {
+    co_return first;
+}
+
 auto value_limit(redis_options const& o) -> std::size_t {
     auto readable = o.max_reply_bytes > reply_overhead ? o.max_reply_bytes - reply_overhead : 0;
     return std::min(max_value_size, readable);
@@ -272,7 +293,10 @@ auto scan_unlink(connection& c, std::string const& ns, bool per_key, deadline dl
 
 auto redis_ops::get(std::string key, deadline dl) -> task<std::optional<std::string>> {
     auto cmd = format_command({"GET", key});
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     auto r = check(std::move(res), "GET", key);
     co_return to_bytes(std::move(r), "GET", key);
 }
@@ -287,7 +311,10 @@ auto redis_ops::multi_get(std::vector<std::string> keys, deadline dl)
     argv.insert(argv.end(), keys.begin(), keys.end());
     std::string cmd;
     append_command(cmd, argv);
-    auto res = co_await route(keys.front(), std::move(cmd), 1, dl);
+    auto res = co_await route(keys.front(), pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(keys.front(), std::move(cmd), 1, dl, std::move(res));
+    }
     auto r = check(std::move(res), "MGET", keys.front());
     expect_array(r, keys.size(), "MGET", keys.front());
     out.reserve(keys.size());
@@ -305,7 +332,10 @@ auto redis_ops::set(std::string key, std::string value, expiry ttl, deadline dl)
     } else {
         cmd = format_command({"SET", key, value, "PX", ms_text(ttl)});
     }
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     expect_ok(check(std::move(res), "SET", key), "SET", key);
 }
 
@@ -331,7 +361,10 @@ auto redis_ops::set_batch(std::vector<std::pair<std::string, std::string>> const
             argv.push_back(v);
         }
         append_command(cmd, argv);
-        auto res = co_await route(first, std::move(cmd), 1, dl);
+        auto res = co_await route(first, pass(cmd), 1, dl);
+        if (needs_follow(res)) {
+            res = co_await follow(first, std::move(cmd), 1, dl, std::move(res));
+        }
         expect_ok(check(std::move(res), "MSET", first), "MSET", first);
         co_return;
     }
@@ -342,7 +375,10 @@ auto redis_ops::set_batch(std::vector<std::pair<std::string, std::string>> const
         append_command(cmd, {"SET", k, v, "PX", ms});
     }
     append_command(cmd, {"EXEC"});
-    auto res = co_await route(first, std::move(cmd), items.size() + 2, dl);
+    auto res = co_await route(first, pass(cmd), items.size() + 2, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(first, std::move(cmd), items.size() + 2, dl, std::move(res));
+    }
     auto r = check(std::move(res), "MULTI/SET PX", first);
     expect_array(r, items.size(), "MULTI/SET PX", first);
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -358,7 +394,10 @@ auto redis_ops::add(std::string key, std::string value, expiry ttl, deadline dl)
     } else {
         cmd = format_command({"SET", key, value, "NX", "PX", ms_text(ttl)});
     }
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     auto r = check(std::move(res), "SET NX", key);
     if (r.type == raw_reply::kind::nil) {
         throw_error(errc::key_exists,
@@ -369,28 +408,40 @@ auto redis_ops::add(std::string key, std::string value, expiry ttl, deadline dl)
 
 auto redis_ops::remove(std::string key, deadline dl) -> task<std::size_t> {
     auto cmd = format_command({"UNLINK", key});
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     auto n = to_integer(check(std::move(res), "UNLINK", key), "UNLINK", key);
     co_return static_cast<std::size_t>(n);
 }
 
 auto redis_ops::exists(std::string key, deadline dl) -> task<bool> {
     auto cmd = format_command({"EXISTS", key});
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     co_return to_integer(check(std::move(res), "EXISTS", key), "EXISTS", key) > 0;
 }
 
 auto redis_ops::increment(std::string key, std::int64_t delta, deadline dl)
     -> task<std::int64_t> {
     auto cmd = format_command({"INCRBY", key, std::to_string(delta)});
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     co_return to_integer(check(std::move(res), "INCRBY", key), "INCRBY", key);
 }
 
 auto redis_ops::expire(std::string key, expiry ttl, deadline dl) -> task<bool> {
     if (!ttl.is_never()) {
         auto cmd = format_command({"PEXPIRE", key, ms_text(ttl)});
-        auto res = co_await route(key, std::move(cmd), 1, dl);
+        auto res = co_await route(key, pass(cmd), 1, dl);
+        if (needs_follow(res)) {
+            res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+        }
         co_return to_integer(check(std::move(res), "PEXPIRE", key), "PEXPIRE",
                                            key) == 1;
     }
@@ -401,7 +452,10 @@ auto redis_ops::expire(std::string key, expiry ttl, deadline dl) -> task<bool> {
     append_command(cmd, {"PERSIST", key});
     append_command(cmd, {"EXISTS", key});
     append_command(cmd, {"EXEC"});
-    auto res = co_await route(key, std::move(cmd), 4, dl);
+    auto res = co_await route(key, pass(cmd), 4, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 4, dl, std::move(res));
+    }
     auto r = check(std::move(res), "PERSIST", key);
     expect_array(r, 2, "PERSIST", key);
     co_return to_integer(r.elements[1], "PERSIST", key) == 1;
@@ -409,7 +463,10 @@ auto redis_ops::expire(std::string key, expiry ttl, deadline dl) -> task<bool> {
 
 auto redis_ops::ttl(std::string key, deadline dl) -> task<std::optional<expiry>> {
     auto cmd = format_command({"PTTL", key});
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     co_return to_ttl(check(std::move(res), "PTTL", key), "PTTL", key);
 }
 
@@ -468,14 +525,20 @@ auto redis_ops::eval(script const& sc, std::string key, std::vector<std::string>
     argv.insert(argv.end(), args.begin(), args.end());
     std::string cmd;
     append_command(cmd, argv);
-    auto res = co_await route(key, std::move(cmd), 1, dl);
+    auto res = co_await route(key, pass(cmd), 1, dl);
+    if (needs_follow(res)) {
+        res = co_await follow(key, std::move(cmd), 1, dl, std::move(res));
+    }
     auto r = check(std::move(res), "EVALSHA", key);
     if (is_noscript(r)) {
         argv[0] = "EVAL";
         argv[1] = sc.text;
         std::string again;
         append_command(again, argv);
-        auto res2 = co_await route(key, std::move(again), 1, dl);
+        auto res2 = co_await route(key, pass(again), 1, dl);
+        if (needs_follow(res2)) {
+            res2 = co_await follow(key, std::move(again), 1, dl, std::move(res2));
+        }
         r = check(std::move(res2), "EVAL", key);
     }
     if (r.type == raw_reply::kind::error) {

@@ -64,7 +64,10 @@ auto scan_unlink(connection& c, std::string const& ns, bool per_key, deadline dl
 /// Every operation of `backend` but those that span keys or servers, for any Redis topology.
 class redis_ops : public backend {
 public:
-    explicit redis_ops(std::size_t value_limit) : value_limit_(value_limit) {}
+    /// `follows`: replies may be redirections to follow (a cluster); commands are then kept
+    /// until their reply is in, and `follow` sees every reply `needs_follow` picks.
+    explicit redis_ops(std::size_t value_limit, bool follows = false)
+        : value_limit_(value_limit), follows_(follows) {}
 
     auto get(std::string key, deadline dl) -> task<std::optional<std::string>> override;
     auto multi_get(std::vector<std::string> keys, deadline dl)
@@ -92,6 +95,21 @@ protected:
     virtual auto route(std::string_view key, std::string cmd, std::size_t replies, deadline dl)
         -> task<exec_result> = 0;
 
+    /// Follows a reply that `needs_follow` picked (a redirection, a lost connection) for
+    /// `cmd`, sent about `key`: the cluster sends it again where it is told to. The default
+    /// returns `first` as it is.
+    virtual auto follow(std::string_view key, std::string cmd, std::size_t replies, deadline dl,
+                        exec_result first) -> task<exec_result>;
+
+    /// Whether `res` needs `follow`: never on one server; on a cluster, a MOVED, ASK,
+    /// TRYAGAIN or CLUSTERDOWN answer, or a lost connection.
+    [[nodiscard]] auto needs_follow(exec_result const& res) const noexcept -> bool;
+
+    /// The bytes to give `route`: a copy when they may have to be sent again, else the bytes.
+    [[nodiscard]] auto pass(std::string& cmd) const -> std::string {
+        return follows_ ? cmd : std::move(cmd);
+    }
+
     /// Throws `value_too_large` for a value over the limit.
     void check_value(std::string const& key, std::string const& value) const;
 
@@ -107,6 +125,7 @@ private:
         -> task<raw_reply>;
 
     std::size_t value_limit_;
+    bool follows_;
 };
 
 }  // namespace asiocache::backends::redis_detail
