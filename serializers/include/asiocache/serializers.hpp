@@ -14,7 +14,9 @@ auto bytes() -> std::shared_ptr<serializer const>;
 /// Text values as they are, numbers as decimal text (aiocache's StringSerializer).
 auto string() -> std::shared_ptr<serializer const>;
 /// JSON text (aiocache's JsonSerializer). Reads what Python's `json.dumps` writes, including
-/// `NaN`, `Infinity` and `-Infinity`, and writes those the same way.
+/// `NaN`, `Infinity` and `-Infinity`, and writes those the same way. Standard types and
+/// Boost.Describe structs skip the `nlohmann::json` document: they are written and read
+/// directly, to the same bytes (`asiocache/detail/typed_json.hpp`).
 auto json() -> std::shared_ptr<serializer const>;
 /// MsgPack, through nlohmann-json: the same `to_json`/`from_json` hooks as `json()`.
 auto msgpack() -> std::shared_ptr<serializer const>;

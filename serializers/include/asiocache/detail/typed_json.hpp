@@ -55,9 +55,9 @@ concept from_document = requires(nlohmann::json const& j) { j.template get<T>();
 /// A document as `T`. nlohmann converts any number to any arithmetic type with a plain cast,
 /// so 1.5 would read as the integer 1, 2^64-1 as -1, and 1e300 as an integer or a `float` is
 /// undefined behaviour. A number read here must fit `T` exactly (3.0 reads as the integer 3,
-/// 1.5 does not); anything else throws, and the
-/// caller reports `serialization_failed` instead of a wrong value. Numbers nested inside
-/// containers or user types still go through nlohmann's own conversion.
+/// 1.5 does not); anything else throws, and the caller reports `serialization_failed` instead
+/// of a wrong value. On the document path, numbers nested inside containers or user types still
+/// go through nlohmann's own conversion; the typed path checks them at every depth.
 template <class T>
 auto document_as(nlohmann::json const& j) -> T {
     if constexpr (std::integral<T> && !std::same_as<T, bool>) {
