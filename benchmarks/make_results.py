@@ -10,6 +10,12 @@ sweep's report (report.json, summary.md, charts) of the median run to --report-o
 With --cluster, writes instead the Redis Cluster section and its target row from the raw
 outputs of benchmarks/redis_cluster.sh into an existing RESULTS.md (--results), leaving the rest
 of the file as it is; a full run given --keep RESULTS.md carries that section and row over.
+
+With --json-typed, writes instead the section "JSON serializer: typed path against the document
+path" and its target row into an existing RESULTS.md (--results), from a serializers_bench
+output (--input: --benchmark_format=json or --benchmark_out) and the command that wrote it
+(--command), as benchmarks/serializers.sh does. A full run writes that section from its own
+serializers_bench output, or, when that has no `*_typed` benchmarks, keeps the one of --keep.
 """
 
 import argparse
@@ -145,6 +151,52 @@ def missed_line(missed, total):
             "[PROFILES.md](PROFILES.md) shows where the time goes for each.")
 
 
+# ---- sections written by their own scripts, kept by a full run -----------------------------
+
+
+def kept_section(text, begin, end, area):
+    """A marker-protected section of a RESULTS.md (its lines, markers included) and the target
+    rows of its area."""
+    lines = text.split("\n")
+    block = []
+    if begin in lines and end in lines:
+        block = lines[lines.index(begin):lines.index(end) + 1]
+    rows = [line for line in lines if line.startswith(f"| {area} |")]
+    return block, rows
+
+
+def splice_section(text, begin, end, area, block, rows, place):
+    """`text` with its section between the markers `begin` and `end` and its target rows of
+    `area` replaced by `block` and `rows`: the rows where the old ones were in the Targets
+    table, or at its end (its count of missed targets updated); the section where
+    `place(lines, block)` puts it."""
+    lines = text.split("\n")
+    if begin in lines and end in lines:
+        b, e = lines.index(begin), lines.index(end)
+        del lines[b:e + 2 if e + 1 < len(lines) and not lines[e + 1] else e + 1]
+    old = [i for i, line in enumerate(lines) if line.startswith(f"| {area} |")]
+    lines = [line for line in lines if not line.startswith(f"| {area} |")]
+    if TARGETS_HEAD in lines:
+        head = lines.index(TARGETS_HEAD)
+        stop = head + 2
+        while stop < len(lines) and lines[stop].startswith("|"):
+            stop += 1
+        at = old[0] if old and head + 2 <= old[0] <= stop else stop
+        lines[at:at] = rows
+        stop += len(rows)
+        table = lines[head + 2:stop]
+        missed = sum("**missed**" in line for line in table)
+        counted = [i for i, line in enumerate(lines)
+                   if re.match(r"^\d+ of \d+ targets missed", line)]
+        for i in reversed(counted):
+            del lines[i:i + 2 if i + 1 < len(lines) and not lines[i + 1] else i + 1]
+        if missed:
+            lines[stop + 1:stop + 1] = [missed_line(missed, len(table)), ""]
+    if block:
+        place(lines, block)
+    return "\n".join(lines)
+
+
 # ---- the Redis Cluster section (benchmarks/redis_cluster.sh) ---------------------------------
 
 CLUSTER_BEGIN = "<!-- redis-cluster: written by benchmarks/redis_cluster.sh, kept by run_all.sh -->"
@@ -154,43 +206,17 @@ CLUSTER_AREA = "redis-cluster"
 
 def kept_cluster(text):
     """The Redis Cluster section (its lines, markers included) and target rows of a RESULTS.md."""
-    lines = text.split("\n")
-    block = []
-    if CLUSTER_BEGIN in lines and CLUSTER_END in lines:
-        block = lines[lines.index(CLUSTER_BEGIN):lines.index(CLUSTER_END) + 1]
-    rows = [line for line in lines if line.startswith(f"| {CLUSTER_AREA} |")]
-    return block, rows
+    return kept_section(text, CLUSTER_BEGIN, CLUSTER_END, CLUSTER_AREA)
 
 
 def splice_cluster(text, block, rows):
     """`text` with its Redis Cluster section and target rows replaced by `block` and `rows`:
-    the rows at the end of the Targets table (its count of missed targets updated), the section
-    before the memory backend's."""
-    lines = text.split("\n")
-    if CLUSTER_BEGIN in lines and CLUSTER_END in lines:
-        b, e = lines.index(CLUSTER_BEGIN), lines.index(CLUSTER_END)
-        del lines[b:e + 2 if e + 1 < len(lines) and not lines[e + 1] else e + 1]
-    lines = [line for line in lines if not line.startswith(f"| {CLUSTER_AREA} |")]
-    if TARGETS_HEAD in lines:
-        head = lines.index(TARGETS_HEAD)
-        end = head + 2
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1
-        lines[end:end] = rows
-        end += len(rows)
-        table = lines[head + 2:end]
-        missed = sum("**missed**" in line for line in table)
-        counted = [i for i, line in enumerate(lines)
-                   if re.match(r"^\d+ of \d+ targets missed", line)]
-        for i in reversed(counted):
-            del lines[i:i + 2 if i + 1 < len(lines) and not lines[i + 1] else i + 1]
-        if missed:
-            lines[end + 1:end + 1] = [missed_line(missed, len(table)), ""]
-    if block:
+    the section before the memory backend's."""
+    def place(lines, block):
         at = next((i for i, line in enumerate(lines) if line.startswith("## Memory backend")),
                   len(lines))
         lines[at:at] = block + [""]
-    return "\n".join(lines)
+    return splice_section(text, CLUSTER_BEGIN, CLUSTER_END, CLUSTER_AREA, block, rows, place)
 
 
 def cluster_figures(raw, runs, duration, warmup):
@@ -337,9 +363,147 @@ def cluster_main(argv):
     os.replace(a.results + ".new", a.results)
 
 
+# ---- the JSON typed path against the document path (serializers_bench `*_typed`) -----------
+
+JSON_BEGIN = ("<!-- json-typed: written by benchmarks/serializers.sh and by run_all.sh, kept by "
+              "run_all.sh -->")
+JSON_END = "<!-- /json-typed -->"
+JSON_AREA = "serializers"
+# (benchmark stem, payload): `<direction>_<stem>_typed/0` is the typed path, `/1` the document.
+JSON_PAYLOADS = (("thread", "thread of 5 messages"), ("text", "100-byte string"))
+
+
+def kept_json(text):
+    """The JSON typed-path section (its lines, markers included) and target row of a RESULTS.md."""
+    return kept_section(text, JSON_BEGIN, JSON_END, JSON_AREA)
+
+
+def splice_json(text, block, rows):
+    """`text` with its JSON typed-path section and target row replaced by `block` and `rows`:
+    the section right after the serializers' one (or at the end)."""
+    def place(lines, block):
+        head = next((i for i, line in enumerate(lines)
+                     if line.startswith("## Serializers and keys")), None)
+        at = len(lines)
+        if head is not None:
+            at = next((i for i in range(head + 1, len(lines))
+                       if lines[i].startswith("## ") or lines[i].startswith("<!-- ")), len(lines))
+        while at > 0 and not lines[at - 1]:
+            at -= 1
+        lines[at:at] = [""] + block
+    return splice_section(text, JSON_BEGIN, JSON_END, JSON_AREA, block, rows, place)
+
+
+def gbench_date(g, path):
+    """When the benchmark ran: its context's date, else the file's time, in UTC."""
+    try:
+        when = datetime.fromisoformat(g.context["date"]).astimezone(timezone.utc)
+    except (KeyError, ValueError):
+        when = datetime.fromtimestamp(os.path.getmtime(path), timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def json_typed_figures(g, path, command):
+    """The section and target row from a serializers_bench output `g` (read from `path`), run
+    as `command`; None when it has no `*_typed` benchmarks."""
+    if g.find("encode_thread_typed", "0") is None:
+        return None
+    table = []
+    ratios = {}
+    reps = set()
+    for stem, payload in JSON_PAYLOADS:
+        for direction in ("encode", "decode"):
+            func = f"{direction}_{stem}_typed"
+            typed = g.value(func, "real_time", "0")
+            doc = g.value(func, "real_time", "1")
+            # A rate counter is per CPU second (the benchmarks do not use real time).
+            size = g.value(func, "bytes_per_second", "0") * g.value(func, "cpu_time", "0") / 1e9
+            ratio = doc / typed
+            ratios[(stem, direction)] = ratio
+            for variant in ("0", "1"):
+                b = g.find(func, variant)
+                reps.add(int(b.get("repetitions", 1)) if b else 0)
+            table.append(f"| {payload} | {direction} | {size:.0f} B | {doc:.0f} ns | "
+                         f"{typed:.0f} ns | {ratio:.1f}x |")
+    worst = float("nan") if any(r != r for r in ratios.values()) else min(ratios.values())
+    ok = worst >= 5.0  # NaN (a benchmark missing) is a miss
+    nreps = " or ".join(str(r) for r in sorted(reps))
+    nreps += " repetition" if reps == {1} else " repetitions"
+    sec = []
+    s = sec.append
+    s(JSON_BEGIN)
+    s("## JSON serializer: typed path against the document path (micro-benchmark)")
+    s("")
+    s("`benchmarks/serializers_keys.cpp`, the `*_typed` benchmarks: the built-in JSON "
+      "serializer's typed path (`/0`; see "
+      "`serializers/include/asiocache/detail/typed_json.hpp`), which writes a value straight "
+      "into a string and reads it from Boost.JSON's SAX parser, against the document path "
+      "(`/1`): the same serializer behind a user serializer that forwards to it, so that the "
+      "value goes through a `nlohmann::json` document as every value did before. Both encode "
+      "and decode the same values in the same run: the thread of five chat messages as a "
+      "Boost.Describe struct, and a 100-byte string. Times per operation are medians over "
+      f"{nreps} (real time, one thread); the ratio is the document path's median "
+      "over the typed path's. Both paths write the same bytes: `typed_json_test` compares them "
+      "on generated values, texts and numbers in every CI run.")
+    s("")
+    s("| payload | direction | JSON | document path | typed path | document / typed |")
+    s("|---|---|---:|---:|---:|---:|")
+    sec.extend(table)
+    s("")
+    load = g.context.get("load_avg")
+    load_note = (f", load average at the start {' / '.join(f'{x:.1f}' for x in load)} "
+                 "(1/5/15 min)" if load else "")
+    s(f"Run {gbench_date(g, path)} on {g.context.get('num_cpus', '?')} cores{load_note}: "
+      f"`{command}`. `bash benchmarks/serializers.sh` rewrites this section and its target row "
+      "alone; `run_all.sh` rewrites them from its own run of `serializers_bench`.")
+    s("")
+    enc = g.value("encode_structured", "real_time", "0")
+    dec = g.value("decode_structured", "real_time", "0")
+    if enc == enc and dec == dec:
+        s("The same thread as a struct with nlohmann `to_json`/`from_json` hooks "
+          "(`encode_structured/0`, `decode_structured/0`, same run) keeps the document path, "
+          f"as those hooks take precedence: {fmt_ns(enc)} to encode, {fmt_ns(dec)} to decode.")
+        s("")
+    s("**Limits.** The serializer alone, in one process on one thread: a cache operation also "
+      "pays its backend and the facade (`cache_get_json` in the memory backend's section). "
+      "Other work on the machine's cores slows both paths alike within the run; the ratios "
+      "hold better than the absolute times.")
+    s(JSON_END)
+    measured = (f"{worst:.1f}x (thread encode {ratios[('thread', 'encode')]:.1f}x, decode "
+                f"{ratios[('thread', 'decode')]:.1f}x; 100-byte string encode "
+                f"{ratios[('text', 'encode')]:.1f}x, decode {ratios[('text', 'decode')]:.1f}x; "
+                "the same bytes: `typed_json_test`)")
+    rows = [target_row(JSON_AREA, "JSON encode and decode at least 5x faster than the "
+                       "document path, byte-identical (serializers_bench `*_typed`)", measured, ok)]
+    return sec, rows
+
+
+def json_typed_main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json-typed", action="store_true")
+    ap.add_argument("--input", required=True,
+                    help="serializers_bench's output, from --benchmark_format=json or "
+                         "--benchmark_out")
+    ap.add_argument("--command", required=True, help="the command that wrote it, as shown")
+    ap.add_argument("--results", required=True)
+    a = ap.parse_args(argv)
+    g = GBench(a.input)
+    figures = json_typed_figures(g, a.input, a.command) if g.ok else None
+    if figures is None:
+        raise SystemExit(f"make_results.py: no *_typed benchmarks in {a.input}")
+    with open(a.results) as f:
+        text = f.read()
+    text = splice_json(text, *figures)
+    with open(a.results + ".new", "w") as f:
+        f.write(text)
+    os.replace(a.results + ".new", a.results)
+
+
 def main():
     if "--cluster" in sys.argv[1:]:
         return cluster_main(sys.argv[1:])
+    if "--json-typed" in sys.argv[1:]:
+        return json_typed_main(sys.argv[1:])
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
     ap.add_argument("--runs", type=int, required=True)
@@ -347,7 +511,8 @@ def main():
     ap.add_argument("--duration", required=True)
     ap.add_argument("--warmup", required=True)
     ap.add_argument("--report-out", required=True)
-    ap.add_argument("--keep", help="an earlier RESULTS.md whose Redis Cluster section to keep")
+    ap.add_argument("--keep", help="an earlier RESULTS.md whose Redis Cluster section (and "
+                    "JSON typed-path section, when this run has no `*_typed` benchmarks) to keep")
     a = ap.parse_args()
     raw = a.raw
     out = []
@@ -832,9 +997,22 @@ def main():
     for sec in (sec_sweep, sec_memory, sec_redis, sec_mc, sec_memo, sec_py, sec_ser):
         out.extend(sec)
     text = "\n".join(out)
+    kept = ""
     if a.keep and os.path.exists(a.keep):
         with open(a.keep) as f:
-            text = splice_cluster(text, *kept_cluster(f.read()))
+            kept = f.read()
+        text = splice_cluster(text, *kept_cluster(kept))
+    # The JSON typed path from this run's serializers_bench, else the kept section.
+    try:
+        with open(f"{raw}/serializers.command") as f:
+            ser_command = f.read().strip()
+    except OSError:
+        ser_command = "serializers_bench, as run_all.sh runs it"
+    figures = json_typed_figures(sers, f"{raw}/serializers.json", ser_command) if sers.ok else None
+    if figures is None and kept:
+        figures = kept_json(kept)
+    if figures:
+        text = splice_json(text, *figures)
     print(text)
 
 

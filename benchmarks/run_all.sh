@@ -20,8 +20,10 @@
 # against unordered_map, memoized call against facade get, memcached against libmemcached and
 # on pools of 2 and 4 memcached with one stopped or killed (it starts those servers itself),
 # serializers and keys). make_results.py then writes RESULTS.md from the raw outputs, which are
-# kept in build/bench-release/results; the Redis Cluster section, which
-# benchmarks/redis_cluster.sh writes, is carried over from the current RESULTS.md.
+# kept in build/bench-release/results, the JSON typed-path section (which
+# benchmarks/serializers.sh also writes alone) from this run's serializers_bench; the Redis
+# Cluster section, which benchmarks/redis_cluster.sh writes, is carried over from the current
+# RESULTS.md.
 #
 # The cache uses the bytes serializer in the sweep, so that it stores what the raw clients store
 # and the ratio measures the framework, not JSON (the serializers have micro-benchmarks).
@@ -116,12 +118,15 @@ log "micro-benchmarks: memoized call against facade get"
 "$build/benchmarks/memo_bench" "${gbench[@]}" >"$raw/memo.json"
 log "micro-benchmarks: serializers and keys"
 "$build/benchmarks/serializers_bench" "${gbench[@]}" >"$raw/serializers.json"
+# The command as the JSON typed-path section shows it.
+echo "${build#"$root"/}/benchmarks/serializers_bench ${gbench[*]}" >"$raw/serializers.command"
 log "micro-benchmarks: memcached against libmemcached, and pools with a stalled or dead server (their own memcached processes)"
 "$build/benchmarks/memcached_bench" "${gbench[@]}" --benchmark_min_time=0.3 >"$raw/memcached.json"
 
 log "writing $results_md"
 mkdir -p "$out"
-# The Redis Cluster section (benchmarks/redis_cluster.sh) of the current file is kept.
+# The Redis Cluster section (benchmarks/redis_cluster.sh) of the current file is kept; so is
+# the JSON typed-path one if this run's serializers_bench has no `*_typed` benchmarks.
 "$py" "$root/benchmarks/make_results.py" --raw "$raw" --runs "$runs" --reps "$reps" \
     --duration "$duration" --warmup "$warmup" --report-out "$out" --keep "$results_md" \
     >"$tmp/results.md"
