@@ -449,20 +449,7 @@ TEST_F(cluster_test, four_processes_of_250_callers_make_one_upstream_call) {
         outs.push_back(spawn_callers<std::string>(ios[p]->get_executor(), 250,
                                                   [&, p](int) { return memos[p]("C1", "1"); }));
     }
-    std::vector<std::thread> threads;
-    for (std::size_t p = 0; p < ios.size(); ++p) {
-        threads.emplace_back([&, p] {
-            auto& out = *outs[p];
-            auto const end = std::chrono::steady_clock::now() + 15s;
-            while (std::chrono::steady_clock::now() < end &&
-                   !std::all_of(out.begin(), out.end(), [](auto const& o) { return o.done; })) {
-                ios[p]->run_one_for(10ms);
-            }
-        });
-    }
-    for (auto& t : threads) {
-        t.join();
-    }
+    asiocache::test::run_processes(ios, outs, 15s);
     EXPECT_EQ(up->calls, 1);
     for (std::size_t p = 0; p < ios.size(); ++p) {
         for (auto const& o : *outs[p]) {
@@ -502,6 +489,52 @@ TEST(cluster_topology, unreachable_seeds_fail_fast_with_the_reason) {
     run(io, b->close());
 }
 
+/// Two checked loads on one backend over `c`: the keys `prefix:0..39` that the master `victim`
+/// owns, and the others; two workers each, run on a thread of their own until `stop()`.
+class victim_load {
+public:
+    victim_load(local_cluster const& c, std::uint16_t victim_port, std::string_view prefix)
+        : b(make_redis_cluster_backend(io.get_executor(), options_for(c))) {
+        for (int i = 0; i < 40; ++i) {
+            auto key = fmt::format("{}:{}", prefix, i);
+            (c.owner_of(redis_cluster_key_slot(key)) == victim_port ? victim : others)
+                ->keys.push_back(key);
+        }
+        for (auto* l : {&victim, &others}) {
+            (*l)->acked.assign((*l)->keys.size(), 0);
+            (*l)->running = 2;
+            for (std::size_t w = 0; w < 2; ++w) {
+                asio::co_spawn(io, (*l)->worker(b, w, 2), asio::detached);
+            }
+        }
+        runner_ = std::thread([this] {
+            while (victim->running > 0 || others->running > 0) {
+                io.run_for(50ms);
+            }
+        });
+    }
+    victim_load(victim_load const&) = delete;
+    auto operator=(victim_load const&) -> victim_load& = delete;
+    ~victim_load() { stop(); }
+
+    /// Stops both loads and joins their thread; `io` is then the caller's.
+    void stop() {
+        victim->stop = true;
+        others->stop = true;
+        if (runner_.joinable()) {
+            runner_.join();
+        }
+    }
+
+    std::shared_ptr<checked_load> victim = std::make_shared<checked_load>();
+    std::shared_ptr<checked_load> others = std::make_shared<checked_load>();
+    asio::io_context io;
+    std::shared_ptr<backend> b;
+
+private:
+    std::thread runner_;
+};
+
 // A master is killed under load. Its keys fail fast (or time out within their deadline) until
 // a replica takes over, then succeed again; the other masters' keys never fail; nothing
 // answers wrong. Acknowledged writes may be lost in a failover (replication is asynchronous),
@@ -513,61 +546,29 @@ TEST(cluster_failover, a_killed_master_fails_fast_then_its_replica_serves) {
     if (!c) {
         ASIOCACHE_SKIP_OR_FAIL("redis-server or redis-cli not found");
     }
-    auto masters = c->masters();
-    auto victim = masters[0];
-    auto load_victim = std::make_shared<checked_load>();
-    auto load_others = std::make_shared<checked_load>();
-    for (int i = 0; i < 40; ++i) {
-        auto key = fmt::format("fo:{}", i);
-        auto owner = c->owner_of(redis_cluster_key_slot(key));
-        (owner == victim ? load_victim : load_others)->keys.push_back(key);
-    }
-    ASSERT_FALSE(load_victim->keys.empty());
-    ASSERT_FALSE(load_others->keys.empty());
-    load_victim->acked.assign(load_victim->keys.size(), 0);
-    load_others->acked.assign(load_others->keys.size(), 0);
-    asio::io_context io;
-    auto b = make_redis_cluster_backend(io.get_executor(), options_for(*c));
-    load_victim->running = 2;
-    load_others->running = 2;
-    for (std::size_t w = 0; w < 2; ++w) {
-        asio::co_spawn(io, load_victim->worker(b, w, 2), asio::detached);
-        asio::co_spawn(io, load_others->worker(b, w, 2), asio::detached);
-    }
-    std::atomic<bool> done{false};
-    std::thread runner([&] {
-        while (load_victim->running > 0 || load_others->running > 0) {
-            io.run_for(50ms);
-        }
-        done = true;
-    });
-    load_guard guard{[&] {
-                         load_victim->stop = true;
-                         load_others->stop = true;
-                     },
-                     runner};
+    auto const victim = c->masters()[0];
+    victim_load load(*c, victim, "fo");
+    ASSERT_FALSE(load.victim->keys.empty());
+    ASSERT_FALSE(load.others->keys.empty());
     std::this_thread::sleep_for(300ms);
     auto promoted = c->kill_master(victim, 15s);
-    auto const errors_at_promotion = load_victim->errors.load();
-    auto const ok_at_promotion = load_victim->ok.load();
+    auto const errors_at_promotion = load.victim->errors.load();
+    auto const ok_at_promotion = load.victim->ok.load();
     std::this_thread::sleep_for(1500ms);
-    load_victim->stop = true;
-    load_others->stop = true;
-    runner.join();
+    load.stop();
     EXPECT_NE(promoted, victim);
-    EXPECT_EQ(load_others->errors.load(), 0U) << load_others->first_problem;
-    EXPECT_EQ(load_others->wrong.load(), 0U) << load_others->first_problem;
-    EXPECT_EQ(load_victim->wrong.load(), 0U) << load_victim->first_problem;
-    EXPECT_EQ(load_victim->slow.load(), 0U);
-    EXPECT_EQ(load_others->slow.load(), 0U);
+    EXPECT_EQ(load.others->errors.load(), 0U) << load.others->first_problem;
+    EXPECT_EQ(load.others->wrong.load(), 0U) << load.others->first_problem;
+    EXPECT_EQ(load.victim->wrong.load(), 0U) << load.victim->first_problem;
+    EXPECT_EQ(load.victim->slow.load() + load.others->slow.load(), 0U);
     EXPECT_GT(errors_at_promotion, 0U) << "the victim's keys never failed: was it killed?";
     // Once the replica serves, the victim's keys succeed again, each of them.
-    EXPECT_GT(load_victim->ok.load(), ok_at_promotion) << load_victim->first_problem;
-    for (auto const& k : load_victim->keys) {
-        run(io, b->set(k, "after", expiry::never(), soon()));
-        EXPECT_EQ(run(io, b->get(k, soon())), "after");
+    EXPECT_GT(load.victim->ok.load(), ok_at_promotion) << load.victim->first_problem;
+    for (auto const& k : load.victim->keys) {
+        run(load.io, load.b->set(k, "after", expiry::never(), soon()));
+        EXPECT_EQ(run(load.io, load.b->get(k, soon())), "after");
     }
-    run(io, b->close());
+    run(load.io, load.b->close());
 }
 
 // A master stalls (SIGSTOP: its connections stay open, nothing is answered) for less than the
@@ -578,57 +579,28 @@ TEST(cluster_failover, a_stalled_master_times_out_its_keys_alone) {
     if (!c) {
         ASIOCACHE_SKIP_OR_FAIL("redis-server or redis-cli not found");
     }
-    auto masters = c->masters();
-    auto victim = masters[0];
-    auto load_victim = std::make_shared<checked_load>();
-    auto load_others = std::make_shared<checked_load>();
-    for (int i = 0; i < 40; ++i) {
-        auto key = fmt::format("st:{}", i);
-        (c->owner_of(redis_cluster_key_slot(key)) == victim ? load_victim : load_others)
-            ->keys.push_back(key);
-    }
-    ASSERT_FALSE(load_victim->keys.empty());
-    load_victim->acked.assign(load_victim->keys.size(), 0);
-    load_others->acked.assign(load_others->keys.size(), 0);
-    asio::io_context io;
-    auto b = make_redis_cluster_backend(io.get_executor(), options_for(*c));
-    load_victim->running = 2;
-    load_others->running = 2;
-    for (std::size_t w = 0; w < 2; ++w) {
-        asio::co_spawn(io, load_victim->worker(b, w, 2), asio::detached);
-        asio::co_spawn(io, load_others->worker(b, w, 2), asio::detached);
-    }
-    std::thread runner([&] {
-        while (load_victim->running > 0 || load_others->running > 0) {
-            io.run_for(50ms);
-        }
-    });
-    std::uint64_t others_ok_during = 0;
-    {
-        load_guard guard{[&] {
-                             load_victim->stop = true;
-                             load_others->stop = true;
-                         },
-                         runner};
-        std::this_thread::sleep_for(300ms);
-        ASSERT_TRUE(c->pause(victim));
-        auto const others_before = load_others->ok.load();
-        std::this_thread::sleep_for(1500ms);
-        others_ok_during = load_others->ok.load() - others_before;
-        c->resume(victim);
-        std::this_thread::sleep_for(1000ms);
-    }
-    EXPECT_GT(load_victim->errors.load(), 0U) << "the stall was never seen";
-    EXPECT_EQ(load_others->errors.load(), 0U) << load_others->first_problem;
+    auto const victim = c->masters()[0];
+    victim_load load(*c, victim, "st");
+    ASSERT_FALSE(load.victim->keys.empty());
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(c->pause(victim));
+    auto const others_before = load.others->ok.load();
+    std::this_thread::sleep_for(1500ms);
+    auto const others_ok_during = load.others->ok.load() - others_before;
+    c->resume(victim);
+    std::this_thread::sleep_for(1000ms);
+    load.stop();
+    EXPECT_GT(load.victim->errors.load(), 0U) << "the stall was never seen";
+    EXPECT_EQ(load.others->errors.load(), 0U) << load.others->first_problem;
     EXPECT_GT(others_ok_during, 50U) << "the other masters were held up by the stalled one";
-    EXPECT_EQ(load_victim->wrong.load() + load_others->wrong.load(), 0U)
-        << load_victim->first_problem << load_others->first_problem;
-    EXPECT_EQ(load_victim->slow.load() + load_others->slow.load(), 0U);
-    for (auto const& k : load_victim->keys) {
-        run(io, b->set(k, "after", expiry::never(), soon()));
-        EXPECT_EQ(run(io, b->get(k, soon())), "after");
+    EXPECT_EQ(load.victim->wrong.load() + load.others->wrong.load(), 0U)
+        << load.victim->first_problem << load.others->first_problem;
+    EXPECT_EQ(load.victim->slow.load() + load.others->slow.load(), 0U);
+    for (auto const& k : load.victim->keys) {
+        run(load.io, load.b->set(k, "after", expiry::never(), soon()));
+        EXPECT_EQ(run(load.io, load.b->get(k, soon())), "after");
     }
-    run(io, b->close());
+    run(load.io, load.b->close());
 }
 
 }  // namespace

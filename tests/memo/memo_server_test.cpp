@@ -145,21 +145,7 @@ TEST_P(memo_server_test, thousand_callers_in_four_processes_make_one_upstream_ca
         outs.push_back(spawn_callers<std::string>(ios[p]->get_executor(), 250,
                                                   [&, p](int) { return memos[p]("C1", "1"); }));
     }
-    std::vector<std::thread> threads;
-    for (std::size_t p = 0; p < ios.size(); ++p) {
-        threads.emplace_back([&, p] {
-            auto& io = *ios[p];
-            auto& out = *outs[p];
-            auto const end = std::chrono::steady_clock::now() + 10s;
-            while (std::chrono::steady_clock::now() < end &&
-                   !std::all_of(out.begin(), out.end(), [](auto const& o) { return o.done; })) {
-                io.run_one_for(10ms);
-            }
-        });
-    }
-    for (auto& t : threads) {
-        t.join();
-    }
+    asiocache::test::run_processes(ios, outs, 10s);
     EXPECT_EQ(up_->calls, 1);
     std::uint64_t waits = 0;
     for (std::size_t p = 0; p < ios.size(); ++p) {

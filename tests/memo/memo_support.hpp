@@ -17,6 +17,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -25,6 +26,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace asiocache::test {
@@ -114,6 +116,28 @@ auto all_done(std::shared_ptr<std::vector<outcome<T>>> const& out, More const&..
         return all_done(more...);
     } else {
         return true;
+    }
+}
+
+/// Runs each "process" (an io_context) on a thread of its own until its callers (`outs[p]`)
+/// are all done, or `limit` passes.
+template <class T>
+void run_processes(std::vector<std::unique_ptr<boost::asio::io_context>> const& ios,
+                   std::vector<std::shared_ptr<std::vector<outcome<T>>>> const& outs,
+                   std::chrono::milliseconds limit) {
+    std::vector<std::thread> threads;
+    for (std::size_t p = 0; p < ios.size(); ++p) {
+        threads.emplace_back([&ios, &outs, p, limit] {
+            auto const& out = *outs[p];
+            auto const end = std::chrono::steady_clock::now() + limit;
+            while (std::chrono::steady_clock::now() < end &&
+                   !std::all_of(out.begin(), out.end(), [](auto const& o) { return o.done; })) {
+                ios[p]->run_one_for(std::chrono::milliseconds(10));
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
     }
 }
 
