@@ -89,13 +89,7 @@ public:
     [[nodiscard]] auto stats() const -> redis_stats {
         redis_stats out;
         for (auto const& c : conns_) {
-            auto const& s = c->stats();
-            out.requests += s.requests.load(std::memory_order_relaxed);
-            out.writes += s.writes.load(std::memory_order_relaxed);
-            out.connects += s.connects.load(std::memory_order_relaxed);
-            out.timeouts += s.timeouts.load(std::memory_order_relaxed);
-            out.connect_attempts += s.connect_attempts.load(std::memory_order_relaxed);
-            out.health_drops += s.health_drops.load(std::memory_order_relaxed);
+            redis_detail::add_counters(out, *c);
         }
         return out;
     }

@@ -32,6 +32,7 @@ using redis_detail::connection;
 using redis_detail::exec_on;
 using redis_detail::exec_result;
 using redis_detail::format_command;
+using redis_detail::iequals;
 using cluster::redirect;
 
 constexpr std::uint16_t no_owner = 0xffff;
@@ -412,14 +413,7 @@ public:
         redis_cluster_stats out;
         for (auto const& n : all_nodes()) {
             for (auto const& c : n->conns) {
-                auto const& s = c->stats();
-                out.connections.requests += s.requests.load(std::memory_order_relaxed);
-                out.connections.writes += s.writes.load(std::memory_order_relaxed);
-                out.connections.connects += s.connects.load(std::memory_order_relaxed);
-                out.connections.timeouts += s.timeouts.load(std::memory_order_relaxed);
-                out.connections.connect_attempts +=
-                    s.connect_attempts.load(std::memory_order_relaxed);
-                out.connections.health_drops += s.health_drops.load(std::memory_order_relaxed);
+                redis_detail::add_counters(out.connections, *c);
             }
         }
         out.refreshes = refreshes_.load(std::memory_order_relaxed);
@@ -495,12 +489,6 @@ private:
     std::atomic<std::uint64_t> retries_{0};
 };
 
-auto iequals(std::string_view a, std::string_view b) -> bool {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 class redis_cluster_backend final : public redis_detail::redis_ops {
 public:

@@ -67,12 +67,6 @@ return 0)lua");
 
 auto ms_text(expiry ttl) -> std::string { return std::to_string(ttl.duration().count()); }
 
-auto iequals(std::string_view a, std::string_view b) -> bool {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 // Commands that block the connection until something happens on the server. On the shared
 // pipeline every request behind one would wait too, so they are refused.
@@ -144,6 +138,23 @@ auto redis_ops::follow(std::string_view /*key*/, std::string /*cmd*/, std::size_
 auto value_limit(redis_options const& o) -> std::size_t {
     auto readable = o.max_reply_bytes > reply_overhead ? o.max_reply_bytes - reply_overhead : 0;
     return std::min(max_value_size, readable);
+}
+
+auto iequals(std::string_view a, std::string_view b) -> bool {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+void add_counters(redis_stats& out, connection const& c) {
+    auto const& s = c.stats();
+    out.requests += s.requests.load(std::memory_order_relaxed);
+    out.writes += s.writes.load(std::memory_order_relaxed);
+    out.connects += s.connects.load(std::memory_order_relaxed);
+    out.timeouts += s.timeouts.load(std::memory_order_relaxed);
+    out.connect_attempts += s.connect_attempts.load(std::memory_order_relaxed);
+    out.health_drops += s.health_drops.load(std::memory_order_relaxed);
 }
 
 void check_connection_options(redis_options& o, std::string_view who) {

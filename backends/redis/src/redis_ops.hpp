@@ -34,6 +34,12 @@ struct script {
 /// reply of `max_reply_bytes` can carry back.
 auto value_limit(redis_options const& o) -> std::size_t;
 
+/// ASCII case-insensitive equality, for command names.
+auto iequals(std::string_view a, std::string_view b) -> bool;
+
+/// Adds a connection's counters to `out`.
+void add_counters(redis_stats& out, connection const& c);
+
 /// Checks the per-connection options both Redis backends share (pool size, in-flight limit,
 /// credentials, reply cap, health check, connect and reconnect delays); `who` prefixes the
 /// message ("redis", "redis-cluster"). An empty username is dropped. Throws `invalid_config`.
