@@ -1,10 +1,73 @@
 // SPDX-License-Identifier: MIT
 #include "asiocache/memo.hpp"
 
+#include "asiocache/memo_envelope.hpp"
+
+#include <fmt/format.h>
+
 #include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 
 namespace asiocache::detail {
+
+namespace {
+
+// The envelope's magic: 0xAC, which no UTF-8 text (so no JSON or string value) starts with,
+// then "me"; and its version.
+constexpr unsigned char envelope_magic[3] = {0xAC, 'm', 'e'};
+constexpr unsigned char envelope_version = 1;
+
+void put_be64(std::string& out, std::int64_t v) {
+    auto u = static_cast<std::uint64_t>(v);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        out.push_back(static_cast<char>((u >> shift) & 0xFF));
+    }
+}
+
+auto get_be64(std::string_view b) -> std::int64_t {
+    std::uint64_t u = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+        u = (u << 8) | static_cast<unsigned char>(b[i]);
+    }
+    return static_cast<std::int64_t>(u);
+}
+
+[[noreturn]] void bad_envelope(std::string_view key, std::string_view why) {
+    throw_error(errc::serialization_failed,
+                fmt::format("key '{}': not a memoization envelope: {}", key, why));
+}
+
+}  // namespace
+
+auto envelope_header(std::int64_t expires_ms, std::int64_t soft_ms) -> std::string {
+    std::string out;
+    out.reserve(envelope_header_size + 32);
+    out.append(reinterpret_cast<char const*>(envelope_magic), sizeof envelope_magic);
+    out.push_back(static_cast<char>(envelope_version));
+    put_be64(out, expires_ms);
+    put_be64(out, soft_ms);
+    return out;
+}
+
+auto parse_envelope_header(std::string_view bytes, std::string_view key) -> envelope_times {
+    if (bytes.size() < envelope_header_size) {
+        bad_envelope(key, fmt::format("{} bytes, shorter than its {}-byte header", bytes.size(),
+                                      envelope_header_size));
+    }
+    if (bytes.substr(0, 3) !=
+        std::string_view(reinterpret_cast<char const*>(envelope_magic), sizeof envelope_magic)) {
+        bad_envelope(key, "wrong magic (a value stored without a resilience policy, or by "
+                          "another program?)");
+    }
+    if (static_cast<unsigned char>(bytes[3]) != envelope_version) {
+        bad_envelope(key, fmt::format("unknown version {}", static_cast<unsigned char>(bytes[3])));
+    }
+    envelope_times t{get_be64(bytes.substr(4)), get_be64(bytes.substr(12))};
+    if (t.expires_ms < 0 || t.soft_ms < 0) {
+        bad_envelope(key, "negative expiry");
+    }
+    return t;
+}
 
 memo_base::memo_base(cache c, memo_settings s)
     : cache_(std::move(c)),
@@ -66,7 +129,9 @@ auto memo_base::stats() const noexcept -> memo_stats {
     return {load(counters_.hits),   load(counters_.misses),      load(counters_.upstream_calls),
             load(counters_.shared), load(counters_.lease_waits), load(counters_.cache_errors),
             load(counters_.call_timeouts), load(counters_.fail_opens),
-            load(counters_.lease_renewals), load(counters_.unrequested_keys)};
+            load(counters_.lease_renewals), load(counters_.unrequested_keys),
+            load(counters_.fail_safe), load(counters_.background_refreshes),
+            load(counters_.refresh_failures)};
 }
 
 }  // namespace asiocache::detail

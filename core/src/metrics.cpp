@@ -240,7 +240,7 @@ void collector::visit(visitor& v) const {
         std::string_view help;
         std::uint64_t memo_stats::*field;  // null: calls, hits + misses
     };
-    static constexpr std::array<memo_family, 11> memo_families{{
+    static constexpr std::array<memo_family, 14> memo_families{{
         {"asiocache_memo_calls_total",
          "Calls of a memoized function (keys asked, for multi_cached).", nullptr},
         {"asiocache_memo_hits_total", "Results served from the cache (keys, for multi_cached).",
@@ -267,6 +267,15 @@ void collector::visit(visitor& v) const {
         {"asiocache_memo_call_timeouts_total",
          "Computations failed by the call timeout (the function was too slow).",
          &memo_stats::call_timeouts},
+        {"asiocache_memo_fail_safe_total",
+         "Calls served the last good value because the function failed (fail-safe).",
+         &memo_stats::fail_safe},
+        {"asiocache_memo_background_refreshes_total",
+         "Background refreshes that called the function (stale-while-revalidate).",
+         &memo_stats::background_refreshes},
+        {"asiocache_memo_refresh_failures_total",
+         "Background refreshes whose function failed (the stored value was kept).",
+         &memo_stats::refresh_failures},
     }};
     for (auto const& f : memo_families) {
         v.family(f.name, metric_type::counter, f.help);

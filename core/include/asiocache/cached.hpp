@@ -26,9 +26,11 @@
 #include "asiocache/key.hpp"
 #include "asiocache/lock.hpp"
 #include "asiocache/memo.hpp"
+#include "asiocache/memo_envelope.hpp"
 #include "asiocache/single_flight.hpp"
 #include "asiocache/types.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,6 +40,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -141,6 +144,39 @@ struct cached_options {
     /// flight (`single_flight` off, refresh, no-write calls, `multi_cached`) are the caller's
     /// own to bound, with its cancellation.
     std::optional<std::chrono::milliseconds> call_timeout;
+
+    // Resilience policies (FusionCache's set), all opt-in. With any of them on, results are
+    // stored in a `memo_envelope` (memo_envelope.hpp, docs/wire-format.md) that carries their
+    // expiries, which Python aiocache cannot read; without them, the stored bytes are the
+    // serializer's alone, as always. They need the result's TTL to be finite (`ttl`, `ttl_for`
+    // or the cache's default; `invalid_argument` at construction otherwise), except
+    // `soft_ttl`. `multi_cached` has none of them.
+
+    /// Fail-safe: each result is kept in the cache `fail_safe_max` past its TTL (its logical
+    /// expiry). A call that finds it logically expired calls the function as on a miss; if the
+    /// function throws, or the shared call times out or waits for another process's lease in
+    /// vain, the caller is served that last good value instead of the error (counted in
+    /// `memo_stats::fail_safe`, reported as `memo_event::kind::fail_safe`). The stale value is
+    /// not stored again, and the next call tries the function again; the first success stores
+    /// the new value. Past `fail_safe_max` the error propagates. When the cache read itself
+    /// fails there is no last value to serve (no copy is kept in the process): the function's
+    /// error propagates. Positive; default off (`nullopt`).
+    std::optional<std::chrono::milliseconds> fail_safe_max;
+    /// Stale-while-revalidate: `soft_ttl` after a result is stored, the first call that reads
+    /// it still gets it at once, and starts one refresh of the function in the background (on
+    /// its executor); other callers keep getting the stored value until the refresh lands.
+    /// One refresh per key at a time in a process (the refresh is the key's call in flight),
+    /// and across processes a refresh lease (`add` of `<key>\refresh`, released by token)
+    /// with a look at the stored value once it is held, so that a soft expiry is refreshed
+    /// once. A refresh that fails keeps the stored value (`memo_stats::refresh_failures`,
+    /// `memo_event::kind::refresh_failed`); the next call past the soft expiry tries again.
+    /// Shorter than `ttl`; without a TTL, values never expire and are refreshed every
+    /// `soft_ttl`. Positive; default off.
+    std::optional<std::chrono::milliseconds> soft_ttl;
+    /// Eager refresh: stale-while-revalidate with a soft TTL of this fraction of each result's
+    /// TTL (0.8: refresh in the background once 80% of the TTL has passed). In (0, 1), and not
+    /// together with `soft_ttl`; default off.
+    std::optional<double> eager_refresh;
 };
 
 namespace detail {
@@ -276,6 +312,7 @@ public:
         }
         // Naming the type does not instantiate its call operator, which holds the static_assert.
         default_key_ = opts_.key_builder.template target<default_memo_key<Args...>>() != nullptr;
+        check_policies();
     }
 
     /// `<key_prefix>:<part>`, built in one buffer. With the default key builder the arguments
@@ -293,7 +330,16 @@ public:
         return key;
     }
 
+    /// A call: plain, or through the envelope when a resilience policy is on.
     static auto call(std::shared_ptr<memo_state> self, memo_call how, Args... args) -> task<R> {
+        if (self->enveloped_) {
+            return call_enveloped(std::move(self), how, std::move(args)...);
+        }
+        return call_plain(std::move(self), how, std::move(args)...);
+    }
+
+    static auto call_plain(std::shared_ptr<memo_state> self, memo_call how, Args... args)
+        -> task<R> {
         auto key = self->key_of(args...);
         bool cache_ok = true;
         bool error_seen = false;
@@ -327,6 +373,62 @@ public:
         co_return co_await self->compute(key, write, nullptr, args...);
     }
 
+    /// A call under a resilience policy: the stored envelope is fresh (served; a background
+    /// refresh starts past its soft expiry), logically expired but kept for fail-safe (the
+    /// fallback if the function fails), or missing (a plain miss).
+    static auto call_enveloped(std::shared_ptr<memo_state> self, memo_call how, Args... args)
+        -> task<R> {
+        auto key = self->key_of(args...);
+        std::optional<memo_envelope<R>> stale;
+        bool cache_ok = true;
+        bool error_seen = false;
+        if (how.cache_read) {
+            std::optional<memo_envelope<R>> hit;
+            std::exception_ptr error;
+            try {
+                hit = co_await self->cache_.template get<memo_envelope<R>>(key, self->call_);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            if (error) {
+                error_seen = true;
+                cache_ok = self->cache_failed(error, key);
+            } else if (hit) {
+                auto const now = unix_ms_now();
+                if (fresh(*hit, now)) {
+                    bump(self->counters_.hits);
+                    if (hit->soft_ms != 0 && now >= hit->soft_ms && how.cache_write) {
+                        auto ex = co_await boost::asio::this_coro::executor;
+                        start_refresh(self, ex, key, hit->soft_ms, args...);
+                    }
+                    co_return std::move(hit->value);
+                }
+                if (self->opts_.fail_safe_max &&
+                    now < saturating_add(hit->expires_ms, self->opts_.fail_safe_max->count())) {
+                    stale = std::move(hit);
+                }
+            }
+        }
+        bump(self->counters_.misses);
+        std::exception_ptr failure;
+        try {
+            if (how.cache_read && how.cache_write && self->opts_.single_flight) {
+                bool clean_miss = cache_ok && !error_seen;
+                co_return co_await join(self, key, cache_ok, clean_miss, args...);
+            }
+            bool write = how.cache_write && cache_ok;
+            co_return co_await self->compute(key, write, nullptr, args...);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (!stale || is_cancellation(failure)) {
+            std::rethrow_exception(failure);
+        }
+        bump(self->counters_.fail_safe);
+        self->cache_.report({memo_event::kind::fail_safe, self->prefix(), 1, key});
+        co_return std::move(stale->value);
+    }
+
     static auto invalidate(std::shared_ptr<memo_state> self, Args... args) -> task<bool> {
         auto key = self->key_of(args...);
         auto removed = co_await self->cache_.remove(std::move(key), self->call_);
@@ -351,24 +453,7 @@ private:
         auto f = std::move(joined.first);
         if (joined.second) {
             auto ex = co_await boost::asio::this_coro::executor;
-            // Armed before the flight starts: the flight cancels it when it ends, from any
-            // thread of `ex`, and that must be the only call on the timer from then on.
-            std::shared_ptr<boost::asio::steady_timer> timer;
-            if (auto limit = self->call_limit(); limit.count() > 0) {
-                timer = std::make_shared<boost::asio::steady_timer>(ex, limit);
-                timer->async_wait([self, key, f, limit](boost::system::error_code ec) {
-                    if (ec || f->done()) {
-                        return;
-                    }
-                    bump(self->counters_.call_timeouts);
-                    self->flights_.fail(
-                        key, f,
-                        std::make_exception_ptr(boost::system::system_error(
-                            make_error_code(errc::timeout),
-                            "cached: '" + key + "' not computed within the call timeout of " +
-                                std::to_string(limit.count()) + " ms")));
-                });
-            }
+            auto timer = arm_call_timer(self, ex, key, f);
             auto work = lead(self, key, f, std::move(timer), cache_ok, clean_miss,
                              std::move(args)...);
             boost::asio::co_spawn(ex, std::move(work), boost::asio::detached);
@@ -377,6 +462,134 @@ private:
         }
         auto value = co_await f->async_wait(boost::asio::use_awaitable);
         co_return R(*value);
+    }
+
+    /// Arms the call timeout of flight `f` on `key`, if there is one. Armed before the flight
+    /// starts: the flight cancels it when it ends, from any thread of `ex`, and that must be
+    /// the only call on the timer from then on.
+    static auto arm_call_timer(std::shared_ptr<memo_state> const& self,
+                               boost::asio::any_io_executor const& ex, std::string const& key,
+                               std::shared_ptr<flight<R>> const& f)
+        -> std::shared_ptr<boost::asio::steady_timer> {
+        std::shared_ptr<boost::asio::steady_timer> timer;
+        if (auto limit = self->call_limit(); limit.count() > 0) {
+            timer = std::make_shared<boost::asio::steady_timer>(ex, limit);
+            timer->async_wait([self, key, f, limit](boost::system::error_code ec) {
+                if (ec || f->done()) {
+                    return;
+                }
+                bump(self->counters_.call_timeouts);
+                self->flights_.fail(
+                    key, f,
+                    std::make_exception_ptr(boost::system::system_error(
+                        make_error_code(errc::timeout),
+                        "cached: '" + key + "' not computed within the call timeout of " +
+                            std::to_string(limit.count()) + " ms")));
+            });
+        }
+        return timer;
+    }
+
+    /// Starts the background refresh of `key`, whose stored value passed its soft expiry
+    /// `seen_soft`, unless the key already has a call in flight in this process (which brings a
+    /// new value anyway). The refresh is the key's flight: callers that miss meanwhile join it.
+    /// It runs on `ex`, the caller's executor, and holds the state and the arguments itself,
+    /// so it may outlive the caller and every copy of the memoized function.
+    static void start_refresh(std::shared_ptr<memo_state> const& self,
+                              boost::asio::any_io_executor const& ex, std::string const& key,
+                              std::int64_t seen_soft, Args const&... args) {
+        auto joined = self->flights_.join(key);
+        if (!joined.second) {
+            return;
+        }
+        auto f = std::move(joined.first);
+        auto timer = arm_call_timer(self, ex, key, f);
+        auto work = refresh_in_background(self, key, f, std::move(timer), seen_soft, args...);
+        boost::asio::co_spawn(ex, std::move(work), boost::asio::detached);
+    }
+
+    /// The background refresh: under the refresh lease `<key>\refresh` (one process at a
+    /// time), looks at the stored value again, since a refresh that held the lease before may
+    /// have stored a new one for this soft expiry already; if not, calls the function and stores
+    /// its result. Without the lease (another process refreshes), the flight ends with what the
+    /// cache holds, or as a plain miss would. A failure keeps the stored value.
+    static auto refresh_in_background(std::shared_ptr<memo_state> self, std::string key,
+                                      std::shared_ptr<flight<R>> f,
+                                      std::shared_ptr<boost::asio::steady_timer> timer,
+                                      std::int64_t seen_soft, Args... args) -> task<void> {
+        std::shared_ptr<R const> value;
+        std::exception_ptr error;
+        try {
+            value = co_await self->refresh_once(key, f.get(), seen_soft, args...);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (timer) {
+            timer->cancel();
+        }
+        if (error) {
+            self->flights_.fail(key, f, std::move(error));
+        } else {
+            self->flights_.complete(key, f, std::move(value));
+        }
+    }
+
+    auto refresh_once(std::string const& key, flight<R> const* f, std::int64_t seen_soft,
+                      Args&... args) -> task<std::shared_ptr<R const>> {
+        lease_options lo{.ttl = refresh_lease_ttl(), .wait = std::chrono::milliseconds(0)};
+        lease_lock lock(cache_, key + "\\refresh", lo, call_);
+        bool mine = false;
+        bool cache_ok = true;
+        std::exception_ptr error;
+        try {
+            mine = co_await lock.try_acquire();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) {
+            cache_ok = cache_failed(error, lock.key());
+        }
+        if (!mine) {
+            // Another process refreshes (or the cache fails): the stored value stays; callers
+            // that joined this flight after a miss get what a miss would give them.
+            co_return co_await produce(key, f, cache_ok, cache_ok, args...);
+        }
+        std::shared_ptr<R const> value;
+        try {
+            auto current = co_await read_envelope(key, cache_ok);
+            auto const now = unix_ms_now();
+            if (current && fresh(*current, now) && current->soft_ms != seen_soft) {
+                // Refreshed by the holder before us: this soft expiry is done.
+                value = std::make_shared<R const>(std::move(current->value));
+            } else {
+                bump(counters_.background_refreshes);
+                try {
+                    auto r = co_await compute(key, cache_ok, f, args...);
+                    value = std::make_shared<R const>(std::move(r));
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                if (error && !is_cancellation(error)) {
+                    bump(counters_.refresh_failures);
+                    cache_.report({memo_event::kind::refresh_failed, prefix(), 1, key});
+                }
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        std::exception_ptr release_error;
+        try {
+            co_await lock.release();
+        } catch (...) {
+            release_error = std::current_exception();
+        }
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        if (release_error) {
+            cache_failed(release_error, lock.key());  // the lease expires on its own
+        }
+        co_return value;
     }
 
     /// Runs the flight of `key` and completes it, with a value or the function's exception.
@@ -402,11 +615,35 @@ private:
     }
 
     /// Reads `key`; a cache failure gives `nullopt` under fail-open and clears `cache_ok`.
+    /// Under a resilience policy, a value past its logical expiry is not one.
     auto read(std::string const& key, bool& cache_ok) -> task<std::optional<R>> {
+        if (enveloped_) {
+            auto env = co_await read_envelope(key, cache_ok);
+            if (env && fresh(*env, unix_ms_now())) {
+                co_return std::move(env->value);
+            }
+            co_return std::nullopt;
+        }
         std::optional<R> hit;
         std::exception_ptr error;
         try {
             hit = co_await cache_.template get<R>(key, call_);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (error) {
+            cache_ok = cache_failed(error, key);
+        }
+        co_return hit;
+    }
+
+    /// Reads the envelope under `key`, as `read` reads a plain value.
+    auto read_envelope(std::string const& key, bool& cache_ok)
+        -> task<std::optional<memo_envelope<R>>> {
+        std::optional<memo_envelope<R>> hit;
+        std::exception_ptr error;
+        try {
+            hit = co_await cache_.template get<memo_envelope<R>>(key, call_);
         } catch (...) {
             error = std::current_exception();
         }
@@ -592,7 +829,11 @@ private:
         }
         std::exception_ptr error;
         try {
-            co_await cache_.set(key, r, ttl, call_);
+            if (enveloped_) {
+                co_await store_envelope(key, r, ttl);
+            } else {
+                co_await cache_.set(key, r, ttl, call_);
+            }
         } catch (...) {
             error = std::current_exception();
         }
@@ -601,9 +842,117 @@ private:
         }
     }
 
+    /// Stores `r` in its envelope: logically for `ttl`, physically `fail_safe_max` longer,
+    /// with its soft expiry.
+    auto store_envelope(std::string const& key, R const& r, std::optional<expiry> ttl)
+        -> task<void> {
+        auto const logical = cache_.resolve_ttl(ttl);
+        auto const now = unix_ms_now();
+        memo_envelope<R> env{r, 0, 0};
+        expiry physical = expiry::never();
+        if (logical.is_never()) {
+            if (opts_.soft_ttl) {
+                env.soft_ms = saturating_add(now, opts_.soft_ttl->count());
+            }
+        } else {
+            auto const d = logical.duration().count();
+            env.expires_ms = saturating_add(now, d);
+            if (auto soft = soft_after(logical.duration()); soft && soft->count() < d) {
+                env.soft_ms = now + soft->count();
+            }
+            auto const keep = saturating_add(d, opts_.fail_safe_max ? opts_.fail_safe_max->count()
+                                                                    : 0);
+            physical = std::chrono::milliseconds(keep);
+        }
+        co_await cache_.set(key, std::move(env), physical, call_);
+    }
+
+    /// The soft TTL of a value stored for `ttl`: `soft_ttl`, or `eager_refresh` of `ttl`.
+    [[nodiscard]] auto soft_after(std::chrono::milliseconds ttl) const
+        -> std::optional<std::chrono::milliseconds> {
+        if (opts_.soft_ttl) {
+            return opts_.soft_ttl;
+        }
+        if (opts_.eager_refresh) {
+            auto ms = static_cast<std::int64_t>(*opts_.eager_refresh *
+                                                static_cast<double>(ttl.count()));
+            return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
+        }
+        return std::nullopt;
+    }
+
+    /// The refresh lease's TTL: the call timeout, else the stampede lease's TTL, else 10 s.
+    [[nodiscard]] auto refresh_lease_ttl() const -> std::chrono::milliseconds {
+        if (auto limit = call_limit(); limit.count() > 0) {
+            return limit;
+        }
+        return lease_options{}.ttl;
+    }
+
+    static auto fresh(memo_envelope<R> const& e, std::int64_t now) -> bool {
+        return e.expires_ms == 0 || now < e.expires_ms;
+    }
+
+    static auto saturating_add(std::int64_t a, std::int64_t b) -> std::int64_t {
+        return a > std::numeric_limits<std::int64_t>::max() - b
+                   ? std::numeric_limits<std::int64_t>::max()
+                   : a + b;
+    }
+
+    /// True for the caller's own cancellation, which fail-safe never hides.
+    static auto is_cancellation(std::exception_ptr const& e) -> bool {
+        try {
+            std::rethrow_exception(e);
+        } catch (boost::system::system_error const& se) {
+            return se.code() == boost::asio::error::operation_aborted;
+        } catch (...) {
+            return false;
+        }
+    }
+
+    /// Validates the resilience policies (`invalid_argument`) and decides on the envelope.
+    void check_policies() {
+        using std::chrono::milliseconds;
+        auto const& o = opts_;
+        if (o.fail_safe_max && o.fail_safe_max->count() <= 0) {
+            throw_error(errc::invalid_argument, "cached: fail_safe_max must be positive");
+        }
+        if (o.soft_ttl && o.soft_ttl->count() <= 0) {
+            throw_error(errc::invalid_argument, "cached: soft_ttl must be positive");
+        }
+        if (o.eager_refresh && !(*o.eager_refresh > 0.0 && *o.eager_refresh < 1.0)) {
+            throw_error(errc::invalid_argument,
+                        "cached: eager_refresh must be a fraction of the TTL in (0, 1)");
+        }
+        if (o.eager_refresh && o.soft_ttl) {
+            throw_error(errc::invalid_argument,
+                        "cached: eager_refresh and soft_ttl are the same policy; set one");
+        }
+        // The TTL results are stored with, when it does not depend on the result.
+        enveloped_ = o.fail_safe_max || o.soft_ttl || o.eager_refresh;
+        if (!enveloped_) {
+            return;
+        }
+        std::optional<expiry> fixed;
+        if (!o.ttl_for) {
+            fixed = cache_.resolve_ttl(o.ttl);
+        }
+        if ((o.fail_safe_max || o.eager_refresh) && fixed && fixed->is_never()) {
+            throw_error(errc::invalid_argument,
+                        "cached: fail_safe_max and eager_refresh need a TTL (ttl, ttl_for or the "
+                        "cache's default); results that never expire have nothing to fail over "
+                        "or refresh");
+        }
+        if (o.soft_ttl && fixed && !fixed->is_never() && *o.soft_ttl >= fixed->duration()) {
+            throw_error(errc::invalid_argument, "cached: soft_ttl must be shorter than ttl");
+        }
+    }
+
     Fn const fn_;
     options_type opts_;
     bool default_key_ = false;
+    /// True when a resilience policy is on: results are stored in a `memo_envelope`.
+    bool enveloped_ = false;
 };
 
 }  // namespace detail

@@ -44,6 +44,13 @@ struct memo_stats {
     /// Keys a batch function returned that were not asked for, or answered a second time
     /// (`multi_cached`; dropped).
     std::uint64_t unrequested_keys = 0;
+    /// Calls served the last good value, logically expired, because the function failed
+    /// (fail-safe, `cached_options::fail_safe_max`).
+    std::uint64_t fail_safe = 0;
+    /// Background refreshes that called the function (stale-while-revalidate, eager refresh).
+    std::uint64_t background_refreshes = 0;
+    /// Of `background_refreshes`, the ones whose function failed (the stored value was kept).
+    std::uint64_t refresh_failures = 0;
 };
 
 /// Called for every cache failure a memoized call survives (fail-open): the error and the key.
@@ -111,6 +118,9 @@ public:
         std::atomic<std::uint64_t> fail_opens{0};
         std::atomic<std::uint64_t> lease_renewals{0};
         std::atomic<std::uint64_t> unrequested_keys{0};
+        std::atomic<std::uint64_t> fail_safe{0};
+        std::atomic<std::uint64_t> background_refreshes{0};
+        std::atomic<std::uint64_t> refresh_failures{0};
     };
     counters counters_;
 

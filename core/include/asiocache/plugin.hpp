@@ -60,10 +60,18 @@ struct memo_event {
     enum class kind {
         /// A `multi_cached` function returned keys it was not asked for; they were dropped.
         unrequested_keys,
+        /// Fail-safe (`cached_options::fail_safe_max`): the function failed, or its call timed
+        /// out, and the caller was served the last good value, logically expired, instead of
+        /// the error.
+        fail_safe,
+        /// A background refresh (stale-while-revalidate, eager refresh) failed; the stored
+        /// value was kept.
+        refresh_failed,
     };
     kind what;
     std::string_view function;  ///< The memoized function's key prefix.
-    std::size_t count;          ///< How many (keys, for `unrequested_keys`).
+    std::size_t count;          ///< How many (keys, for `unrequested_keys`; else 1).
+    std::string_view key{};     ///< The key concerned (before the namespace); empty for batches.
 };
 
 /// A plugin: hooks that run around every operation of the caches it is added to (aiocache's
