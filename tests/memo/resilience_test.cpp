@@ -513,3 +513,36 @@ TEST_P(resilience_test, policies_are_validated) {
 }
 
 }  // namespace
+
+namespace {
+
+// The policies on `memory://`, through the registry as a user builds it: whichever way that
+// cache stores values (bytes, or the `memo_envelope` object itself with `serializer=none`),
+// fail-safe and a background refresh behave the same.
+TEST(resilience_memory_test, fail_safe_and_refresh_on_memory) {
+    asio::io_context io;
+    asiocache::registry caches{io.get_executor()};
+    asiocache::backends::register_builtin(caches);
+    auto c = caches.make_cache("memory://?namespace=m");
+    auto up = std::make_shared<upstream_state>();
+    auto memo = cached(c, make_fetch(up), {.key_prefix = "r",
+                                           .ttl = 300ms,
+                                           .fail_safe_max = 10s,
+                                           .soft_ttl = 100ms});
+    EXPECT_EQ(run(io, memo("C1", "1")), "C1/1#1");
+    std::this_thread::sleep_for(150ms);
+    EXPECT_EQ(run(io, memo("C1", "1")), "C1/1#1");  // past the soft TTL: refreshes
+    auto const end = std::chrono::steady_clock::now() + 5s;
+    while (memo.in_flight() != 0 && std::chrono::steady_clock::now() < end) {
+        io.restart();
+        io.run_for(10ms);
+    }
+    EXPECT_EQ(run(io, memo("C1", "1")), "C1/1#2");
+    std::this_thread::sleep_for(400ms);  // past the TTL
+    up->fail = true;
+    EXPECT_EQ(run(io, memo("C1", "1")), "C1/1#2");
+    EXPECT_EQ(memo.stats().fail_safe, 1U);
+    EXPECT_EQ(memo.stats().background_refreshes, 1U);
+}
+
+}  // namespace
