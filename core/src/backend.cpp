@@ -50,4 +50,12 @@ auto backend::raw(std::vector<std::string> /*argv*/, deadline /*dl*/) -> task<ra
     co_return raw_reply{};
 }
 
+auto object_store::load(std::string /*key*/, deadline /*dl*/) -> task<object_load> {
+    throw_error(errc::not_supported, "object store: load needs a layered store");
+    co_return object_load{};
+}
+
+void object_store::fill(std::string const& /*key*/, std::uint64_t /*ticket*/, object_ptr /*obj*/,
+                        expiry /*ttl*/) {}
+
 }  // namespace asiocache

@@ -3,6 +3,7 @@
 
 #include "asiocache/serializers.hpp"
 
+#include <boost/core/demangle.hpp>
 #include <fmt/format.h>
 
 namespace asiocache {
@@ -25,7 +26,44 @@ cache::cache(std::shared_ptr<asiocache::backend> b, cache_options opts)
     }
     serializer_ = opts_.serializer ? opts_.serializer : serializers::json();
     enforces_deadlines_ = backend_->traits().enforces_deadlines;
+    bool const wants_objects = serializer_->kind() == serializer_kind::objects;
+    if (auto* store = backend_->objects(); store != nullptr) {
+        if (store->layered() && wants_objects) {
+            throw_error(errc::invalid_config,
+                        fmt::format("cache: serializer 'none' on {}: its L1 keeps objects, but "
+                                    "the L2 behind it stores bytes; choose a serializer for them",
+                                    backend_->traits().name));
+        }
+        if (store->layered() || wants_objects) {
+            objects_ = store;
+        }
+    } else if (wants_objects) {
+        throw_error(errc::invalid_config,
+                    fmt::format("cache: serializer 'none' keeps objects, and the {} backend "
+                                "stores bytes; choose a serializer (json, msgpack, ...)",
+                                backend_->traits().name));
+    }
 }
+
+namespace detail {
+
+void throw_wrong_object(std::string_view key, std::type_info const& held,
+                        std::type_info const& wanted) {
+    throw_error(errc::serialization_failed,
+                fmt::format("'{}' holds a {}, read as a {}", key, boost::core::demangle(held.name()),
+                            boost::core::demangle(wanted.name())));
+}
+
+void throw_key_exists(std::string_view key) {
+    throw_error(errc::key_exists, fmt::format("add '{}': key exists", key));
+}
+
+auto held_bytes_serializer() -> serializer const* {
+    static auto const json = serializers::json();
+    return json.get();
+}
+
+}  // namespace detail
 
 auto cache::build_key(std::string_view key, call_options const& o) const -> std::string {
     std::string_view ns = o.ns ? std::string_view(*o.ns) : std::string_view(opts_.ns);

@@ -78,10 +78,19 @@ lease_lock::lease_lock(lease_lock&& other) noexcept
 
 namespace {
 
+/// The token as the backend holds it: encoded by the cache's serializer, or, in a cache that
+/// keeps objects, the string itself (the memory backend compares string objects).
+auto token_bytes(cache const& c, std::string const& token, std::string_view full) -> std::string {
+    if (c.value_serializer().kind() == serializer_kind::objects) {
+        return token;
+    }
+    return encode_value(c.value_serializer(), token, full);
+}
+
 auto renew_lease(cache c, std::string key, std::string token, std::chrono::milliseconds ttl,
                  call_options o) -> task<bool> {
     auto full = c.build_key(key, o);
-    auto expected = encode_value(c.value_serializer(), token, full);
+    auto expected = token_bytes(c, token, full);
     auto dl = c.deadline_for(o);
     auto k = full;
     co_return co_await c.guarded(
@@ -91,7 +100,7 @@ auto renew_lease(cache c, std::string key, std::string token, std::chrono::milli
 
 auto release_lease(cache c, std::string key, std::string token, call_options o) -> task<bool> {
     auto full = c.build_key(key, o);
-    auto expected = encode_value(c.value_serializer(), token, full);
+    auto expected = token_bytes(c, token, full);
     auto dl = c.deadline_for(o);
     auto k = full;
     co_return co_await c.guarded(c.backend()->remove_if_equal(std::move(k), std::move(expected), dl),

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "asiocache/registry.hpp"
 
+#include "asiocache/serializers.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -64,6 +66,11 @@ auto build_cache(backend_factory const& factory, boost::asio::any_io_executor co
     auto context =
         alias.empty() ? cfg.redacted() : fmt::format("cache '{}' ({})", alias, cfg.redacted());
     auto b = call_factory(factory, ex, std::move(cfg.backend), context);
+    // A backend that keeps objects itself (memory://) keeps them by default, as aiocache's
+    // SimpleMemoryCache does: a hit then costs no decode. `serializer=` chooses bytes instead.
+    if (!cfg.options.serializer && b->objects() != nullptr && !b->objects()->layered()) {
+        cfg.options.serializer = serializers::none();
+    }
     return cache(std::move(b), std::move(cfg.options));
 }
 

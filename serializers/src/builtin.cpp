@@ -19,6 +19,12 @@ public:
     auto kind() const noexcept -> serializer_kind override { return serializer_kind::bytes; }
 };
 
+class none_serializer final : public serializer {
+public:
+    auto name() const noexcept -> std::string_view override { return "none"; }
+    auto kind() const noexcept -> serializer_kind override { return serializer_kind::objects; }
+};
+
 class string_serializer final : public serializer {
 public:
     auto name() const noexcept -> std::string_view override { return "string"; }
@@ -75,6 +81,7 @@ auto shared() -> std::shared_ptr<serializer const> {
 }  // namespace
 
 auto bytes() -> std::shared_ptr<serializer const> { return shared<bytes_serializer>(); }
+auto none() -> std::shared_ptr<serializer const> { return shared<none_serializer>(); }
 auto string() -> std::shared_ptr<serializer const> { return shared<string_serializer>(); }
 auto json() -> std::shared_ptr<serializer const> { return shared<json_serializer>(); }
 auto msgpack() -> std::shared_ptr<serializer const> { return shared<msgpack_serializer>(); }
@@ -86,6 +93,7 @@ auto by_name(std::string_view name) -> std::shared_ptr<serializer const> {
     if (name == "json") return json();
     if (name == "msgpack") return msgpack();
     if (name == "cbor") return cbor();
+    if (name == "none") return none();
     return nullptr;
 }
 

@@ -95,11 +95,16 @@ using ttl_hook = hook<ttl_tag>;
 /// expiry lists link entries directly.
 struct entry : lru_hook, ttl_hook {
     std::string value;
+    object_ptr object;  ///< Set when the entry keeps an object (`serializer=none`); `value` is then empty.
     time_point expires_at = never_expires;
     std::uint64_t version = 0;
     std::string const* key = nullptr;  ///< The node's own key, to erase it from a list walk.
 
     [[nodiscard]] auto expires() const noexcept -> bool { return expires_at != never_expires; }
+    /// The bytes charged for what the entry holds, beyond its key.
+    [[nodiscard]] auto payload() const noexcept -> std::size_t {
+        return value.size() + (object ? object->bytes() : 0);
+    }
 };
 
 auto as_entry(lru_hook* h) noexcept -> entry* { return static_cast<entry*>(h); }
@@ -173,7 +178,7 @@ struct alignas(64) shard {
             e.ttl_hook::unlink();
             --ttl_count;
         }
-        bytes -= charge(it->first.size(), e.value.size());
+        bytes -= charge(it->first.size(), e.payload());
         map.erase(it);
     }
 
@@ -226,36 +231,41 @@ struct alignas(64) shard {
     }
 
     /// Replaces the value of a live entry.
-    void assign(entry& e, std::size_t key_size, std::string&& value) noexcept {
-        bytes -= charge(key_size, e.value.size());
+    /// Replaces what a live entry holds: bytes, or an object (then `value` is empty).
+    void assign(entry& e, std::size_t key_size, std::string&& value,
+                object_ptr&& object = nullptr) noexcept {
+        bytes -= charge(key_size, e.payload());
         e.value = std::move(value);
-        bytes += charge(key_size, e.value.size());
+        e.object = std::move(object);
+        bytes += charge(key_size, e.payload());
         e.version = ++next_version;
     }
 
     /// Inserts an entry known to be absent.
-    auto insert(std::string&& key, std::string&& value) -> entry& {
+    auto insert(std::string&& key, std::string&& value, object_ptr&& object = nullptr) -> entry& {
         auto [it, inserted] = map.try_emplace(std::move(key));
         entry& e = it->second;
         e.key = &it->first;
         e.value = std::move(value);
+        e.object = std::move(object);
         e.version = ++next_version;
         if (track_lru) {
             e.lru_hook::insert_before(lru.next);
         }
-        bytes += charge(it->first.size(), e.value.size());
+        bytes += charge(it->first.size(), e.payload());
         return e;
     }
 
-    /// Stores `value` under `k` (key bytes in `key`), replacing any entry and its TTL.
-    auto store(lookup_key k, std::string&& key, std::string&& value, expiry ttl, lazy_now& now)
-        -> entry& {
+    /// Stores `value` (or `object`) under `k` (key bytes in `key`), replacing any entry and
+    /// its TTL.
+    auto store(lookup_key k, std::string&& key, std::string&& value, expiry ttl, lazy_now& now,
+               object_ptr&& object = nullptr) -> entry& {
         entry* e = find_live(k, now);
         if (e != nullptr) {
-            assign(*e, k.key.size(), std::move(value));
+            assign(*e, k.key.size(), std::move(value), std::move(object));
             touch(*e);
         } else {
-            e = &insert(std::move(key), std::move(value));
+            e = &insert(std::move(key), std::move(value), std::move(object));
         }
         set_ttl(*e, ttl, now);
         return *e;
@@ -316,6 +326,24 @@ struct alignas(64) shard {
         bytes = 0;
     }
 };
+
+/// A byte operation met an entry that keeps an object.
+[[noreturn]] void throw_holds_object(std::string_view op, std::string_view key) {
+    throw_error(errc::serialization_failed,
+                fmt::format("memory: {} '{}': the key holds an object (kept by a cache with "
+                            "serializer=none), which has no bytes",
+                            op, key));
+}
+
+/// True when the entry holds `expected`: as bytes, or as a string object (a lease token
+/// written by a cache that keeps objects).
+auto holds(entry const& e, std::string const& expected) -> bool {
+    if (!e.object) {
+        return e.value == expected;
+    }
+    return e.object->type() == typeid(std::string) &&
+           static_cast<detail::held<std::string> const&>(*e.object).value == expected;
+}
 
 auto parse_int(std::string_view text) -> std::optional<std::int64_t> {
     std::int64_t v = 0;
@@ -389,6 +417,9 @@ struct memory_backend::impl {
         if (e == nullptr) {
             ++s->misses;
             return;
+        }
+        if (e->object) {
+            throw_holds_object("get", key);
         }
         ++s->hits;
         s->touch(*e);
@@ -505,7 +536,7 @@ auto memory_backend::increment(std::string key, std::int64_t delta, deadline /*d
             impl_->after_write(s, &created, now);
             return outcome::ok;
         }
-        auto current = parse_int(e->value);
+        auto current = e->object ? std::nullopt : parse_int(e->value);
         if (!current) {
             return outcome::not_a_number;
         }
@@ -594,6 +625,9 @@ auto memory_backend::gets(std::string key, deadline /*dl*/)
                 ++s.misses;
                 return std::nullopt;
             }
+            if (e->object) {
+                throw_holds_object("gets", *e->key);
+            }
             ++s.hits;
             s.touch(*e);
             return versioned_bytes{e->value, e->version};
@@ -620,7 +654,7 @@ auto memory_backend::cas(std::string key, std::string value, std::uint64_t token
 auto memory_backend::remove_if_equal(std::string key, std::string expected, deadline /*dl*/)
     -> task<bool> {
     co_return impl_->with_live(key, [&expected](shard& s, lookup_key, entry* e, lazy_now&) {
-        if (e == nullptr || e->value != expected) {
+        if (e == nullptr || !holds(*e, expected)) {
             return false;
         }
         s.erase(*e);
@@ -632,7 +666,7 @@ auto memory_backend::expire_if_equal(std::string key, std::string expected, expi
                                      deadline /*dl*/) -> task<bool> {
     co_return impl_->with_live(key, [&expected, ttl](shard& s, lookup_key, entry* e,
                                                      lazy_now& now) {
-        if (e == nullptr || e->value != expected) {
+        if (e == nullptr || !holds(*e, expected)) {
             return false;
         }
         s.set_ttl(*e, ttl, now);
@@ -641,6 +675,89 @@ auto memory_backend::expire_if_equal(std::string key, std::string expected, expi
 }
 
 auto memory_backend::close() -> task<void> { co_return; }
+
+auto memory_backend::objects() noexcept -> object_store* { return this; }
+
+auto memory_backend::layered() const noexcept -> bool { return false; }
+
+auto memory_backend::lookup(std::string const& key) -> object_lookup {
+    object_lookup out;
+    impl_->with_live(key, [&out](shard& s, lookup_key, entry* e, lazy_now&) {
+        if (e == nullptr) {
+            ++s.misses;
+            return;
+        }
+        ++s.hits;
+        s.touch(*e);
+        out.version = e->version;
+        if (e->object) {
+            out.what = object_lookup::state::object;
+            out.object = e->object;
+        } else {
+            out.what = object_lookup::state::bytes;
+            out.bytes = e->value;
+        }
+    });
+    return out;
+}
+
+auto memory_backend::put(std::string key, object_ptr obj, std::string /*bytes*/, expiry ttl,
+                         put_mode mode, std::uint64_t token, deadline /*dl*/) -> task<bool> {
+    co_return put_now(std::move(key), std::move(obj), ttl, mode, token);
+}
+
+auto memory_backend::put_now(std::string key, object_ptr obj, expiry ttl, put_mode mode,
+                             std::uint64_t token) -> bool {
+    if (!obj) {
+        throw_error(errc::invalid_argument, "memory: put of a null object");
+    }
+    auto [s, k] = impl_->locate(key);
+    s->check_size(key, obj->bytes());
+    lazy_now now(*impl_->clock);
+    std::lock_guard lock(s->mutex);
+    entry* e = s->find_live(k, now);
+    switch (mode) {
+        case put_mode::replace:
+            break;
+        case put_mode::if_absent:
+            if (e != nullptr) {
+                return false;
+            }
+            break;
+        case put_mode::if_version:
+            if (e == nullptr || e->version != token) {
+                return false;
+            }
+            break;
+    }
+    if (e != nullptr) {
+        s->assign(*e, k.key.size(), std::string{}, std::move(obj));
+        s->touch(*e);
+    } else {
+        e = &s->insert(std::move(key), std::string{}, std::move(obj));
+    }
+    s->set_ttl(*e, ttl, now);
+    impl_->after_write(*s, e, now);
+    return true;
+}
+
+auto memory_backend::forget(std::string const& key) -> bool {
+    return impl_->with_live(key, [](shard& s, lookup_key, entry* e, lazy_now&) {
+        if (e == nullptr) {
+            return false;
+        }
+        s.erase(*e);
+        return true;
+    });
+}
+
+void memory_backend::forget_all() noexcept {
+    for (std::size_t i = 0; i < impl_->shard_count; ++i) {
+        shard& s = impl_->shards[i];
+        std::lock_guard lock(s.mutex);
+        s.clear();
+    }
+}
 
 auto memory_backend::sweep(std::size_t max_examined) -> std::size_t {
     std::size_t reclaimed = 0;

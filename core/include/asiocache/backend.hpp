@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "asiocache/objects.hpp"
 #include "asiocache/types.hpp"
 
 #include <cstddef>
@@ -112,6 +113,10 @@ public:
 
     /// Releases connections and threads. A closed network backend reconnects on next use.
     virtual auto close() -> task<void> = 0;
+
+    /// The store of decoded objects this backend keeps, if any (see `object_store`): the
+    /// memory backend and the tiered backend's L1. Default: none.
+    virtual auto objects() noexcept -> object_store* { return nullptr; }
 };
 
 }  // namespace asiocache

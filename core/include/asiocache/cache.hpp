@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,16 @@ namespace asiocache {
 
 /// Builds the stored key from a caller's key and the effective namespace.
 using key_builder_fn = std::function<std::string(std::string_view key, std::string_view ns)>;
+
+namespace detail {
+/// Throws `serialization_failed`: `key` holds a `held`, not a `wanted`.
+[[noreturn]] void throw_wrong_object(std::string_view key, std::type_info const& held,
+                                     std::type_info const& wanted);
+/// Throws `key_exists` for an `add` that found `key`.
+[[noreturn]] void throw_key_exists(std::string_view key);
+/// The serializer that reads bytes found in an object store: JSON.
+auto held_bytes_serializer() -> serializer const*;
+}  // namespace detail
 
 /// Per-cache settings. Built with designated initializers: `{.ns = "app", .ttl = 60s}`.
 struct cache_options {
@@ -273,6 +284,57 @@ private:
         return out;
     }
 
+    /// The value of a kept object, if it is a `T`. Errors: `serialization_failed` naming the
+    /// key and both types.
+    template <class T>
+    static auto object_value(held_object const& h, std::string_view key) -> T {
+        using V = held_type_t<T>;
+        if (h.type() != typeid(V)) {
+            detail::throw_wrong_object(key, h.type(), typeid(V));
+        }
+        return static_cast<detail::held<V> const&>(h).value;
+    }
+    /// The value of bytes an object store holds (an `increment` counter, bytes a byte
+    /// operation wrote): a string as it is, anything else read as JSON.
+    template <class T>
+    static auto held_bytes_value(std::string& bytes, std::string_view key) -> T {
+        if constexpr (std::is_same_v<T, std::string>) {
+            return std::move(bytes);
+        } else {
+            return decode_value<T>(*detail::held_bytes_serializer(), bytes, key);
+        }
+    }
+    /// True when a layered store's L1 holds the key as another type than `T`: the L2's bytes
+    /// decide then (they may well read as a `T`, as they would on a plain byte cache).
+    template <class T>
+    auto stored_as_other(object_lookup const& l) const noexcept -> bool {
+        return l.what == object_lookup::state::object && objects_->layered() &&
+               l.object->type() != typeid(held_type_t<T>);
+    }
+    /// One answer of an object store, as `get` returns it; `not_held` is the caller's.
+    template <class T>
+    static auto looked_up(object_lookup& l, std::string_view key) -> std::optional<T> {
+        if (l.what == object_lookup::state::object) {
+            return object_value<T>(*l.object, key);
+        }
+        if (l.what == object_lookup::state::bytes) {
+            return held_bytes_value<T>(l.bytes, key);
+        }
+        return std::nullopt;
+    }
+    /// Writes `value` to the object store: encoded for the byte store too when it is layered.
+    template <class T>
+    auto put_object(std::string const& full, T value, expiry t, put_mode mode,
+                    std::uint64_t token, call_options const& o) -> task<bool> {
+        std::string bytes;
+        if (objects_->layered()) {
+            bytes = encode_value(*serializer_, value, full);
+        }
+        return guarded(objects_->put(full, make_held(std::move(value)), std::move(bytes), t, mode,
+                                     token, deadline_for(o)),
+                       o, full);
+    }
+
     /// Starts `op(copy)` in a frame that owns `copy` of this cache: the rvalue overloads.
     template <class Op>
     auto owned(Op op) -> std::invoke_result_t<Op&, cache&> {
@@ -304,6 +366,12 @@ private:
         boost::system::error_code error_;
     };
 
+    /// `multi_get` on an object store: L1 answers what it holds, the byte store the rest, in
+    /// one request (those values are not kept in L1: their remaining TTLs are unknown).
+    template <class T>
+    auto multi_get_objects(std::vector<std::string> full, call_options o, scope& s)
+        -> task<std::vector<std::optional<T>>>;
+
     [[nodiscard]] auto timeout_for(call_options const& o) const -> std::chrono::milliseconds {
         return o.timeout.value_or(opts_.timeout);
     }
@@ -321,6 +389,9 @@ private:
         plugin_set();
     };
     std::shared_ptr<plugin_set> plugins_;
+    /// The backend's object store when this cache keeps objects: the backend's store is
+    /// layered (a tiered L1), or the serializer is `none`. Else null: values are bytes.
+    object_store* objects_ = nullptr;
     bool enforces_deadlines_;
 };
 
@@ -342,6 +413,23 @@ auto cache::get(std::string key, call_options o) & -> task<std::optional<T>> {
     auto full = build_key(key, o);
     scope s(*this, op::get, full, 1);
     try {
+        if (objects_ != nullptr) {
+            auto l = objects_->lookup(full);
+            if (l.what == object_lookup::state::not_held || stored_as_other<T>(l)) {
+                auto k = full;
+                auto loaded = co_await guarded(objects_->load(std::move(k), deadline_for(o)), o, full);
+                if (!loaded.bytes) {
+                    co_return std::nullopt;
+                }
+                s.hits(1);
+                auto v = decode_value<T>(*serializer_, *loaded.bytes, full);
+                objects_->fill(full, loaded.ticket, make_held(v), loaded.ttl);
+                co_return v;
+            }
+            auto v = looked_up<T>(l, full);
+            s.hits(v ? 1 : 0);
+            co_return v;
+        }
         std::optional<std::string> raw;
         if (auto ready = backend_->try_get(full)) {
             raw = std::move(*ready);
@@ -376,6 +464,9 @@ auto cache::multi_get(std::vector<std::string> keys, call_options o) &
     }
     std::string_view first = full.empty() ? std::string_view{} : std::string_view{full.front()};
     scope s(*this, op::multi_get, first, full.size());
+    if (objects_ != nullptr) {
+        co_return co_await multi_get_objects<T>(std::move(full), o, s);
+    }
     try {
         std::vector<std::optional<std::string>> raw;
         if (!full.empty()) {
@@ -405,12 +496,78 @@ auto cache::multi_get(std::vector<std::string> keys, call_options o) &
 }
 
 template <class T>
+auto cache::multi_get_objects(std::vector<std::string> full, call_options o, cache::scope& s)
+    -> task<std::vector<std::optional<T>>> {
+    std::vector<std::optional<T>> out(full.size());
+    std::vector<std::size_t> pending;
+    std::vector<std::string> pending_keys;
+    std::size_t hits = 0;
+    try {
+        for (std::size_t i = 0; i < full.size(); ++i) {
+            auto l = objects_->lookup(full[i]);
+            if (l.what == object_lookup::state::not_held || stored_as_other<T>(l)) {
+                pending.push_back(i);
+                pending_keys.push_back(full[i]);
+            } else if ((out[i] = looked_up<T>(l, full[i]))) {
+                ++hits;
+            }
+        }
+        if (!pending.empty()) {
+            std::string_view first = full[pending.front()];
+            auto raw = co_await guarded(backend_->multi_get(pending_keys, deadline_for(o)), o,
+                                        first);
+            for (std::size_t j = 0; j < pending.size(); ++j) {
+                if (raw[j]) {
+                    ++hits;
+                    out[pending[j]] = decode_value<T>(*serializer_, *raw[j], full[pending[j]]);
+                }
+            }
+        }
+        s.hits(hits);
+        co_return out;
+    } catch (partial_failure const& p) {
+        try {
+            for (std::size_t j = 0; j < pending.size() && j < p.values().size(); ++j) {
+                if (p.values()[j]) {
+                    ++hits;
+                    out[pending[j]] =
+                        decode_value<T>(*serializer_, *p.values()[j], full[pending[j]]);
+                }
+            }
+        } catch (...) {
+            s.fail(std::current_exception());
+            throw;
+        }
+        s.hits(hits);
+        s.fail(std::current_exception());
+        // The failures and bytes by the caller's positions, not the L2 request's.
+        auto failed = p.failed();
+        for (auto& f : failed) {
+            f.index = f.index < pending.size() ? pending[f.index] : f.index;
+        }
+        std::vector<std::optional<std::string>> values(full.size());
+        for (std::size_t j = 0; j < pending.size() && j < p.values().size(); ++j) {
+            values[pending[j]] = p.values()[j];
+        }
+        throw partial_values<T>(partial_failure(std::move(failed), std::move(values), p.what()),
+                                std::move(out));
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
 auto cache::set(std::string key, T value, std::optional<expiry> ttl, call_options o) &
     -> task<void> {
     auto full = build_key(key, o);
     scope s(*this, op::set, full, 1);
     try {
         auto t = resolve_ttl(ttl);
+        if (objects_ != nullptr) {
+            co_await put_object(full, std::move(value), t, put_mode::replace, 0, o);
+            co_return;
+        }
         auto bytes = encode_value(*serializer_, value, full);
         auto k = full;
         co_await guarded(backend_->set(std::move(k), std::move(bytes), t, deadline_for(o)), o,
@@ -424,6 +581,22 @@ auto cache::set(std::string key, T value, std::optional<expiry> ttl, call_option
 template <class T>
 auto cache::multi_set(std::vector<std::pair<std::string, T>> items, std::optional<expiry> ttl,
                       call_options o) & -> task<void> {
+    if (objects_ != nullptr && !objects_->layered()) {
+        // Objects only: each kept as it is, atomic per key as the memory backend's multi_set.
+        std::string first = items.empty() ? std::string{} : build_key(items.front().first, o);
+        scope s(*this, op::multi_set, first, items.size());
+        try {
+            auto t = resolve_ttl(ttl);
+            for (auto& [k, v] : items) {
+                co_await put_object(build_key(k, o), std::move(v), t, put_mode::replace, 0, o);
+            }
+        } catch (...) {
+            s.fail(std::current_exception());
+            throw;
+        }
+        co_return;
+    }
+    // Bytes, a tiered cache included: its multi_set drops the keys from L1.
     std::vector<std::pair<std::string, std::string>> encoded;
     encoded.reserve(items.size());
     for (auto& [k, v] : items) {
@@ -451,6 +624,12 @@ auto cache::add(std::string key, T value, std::optional<expiry> ttl, call_option
     scope s(*this, op::add, full, 1);
     try {
         auto t = resolve_ttl(ttl);
+        if (objects_ != nullptr) {
+            if (!co_await put_object(full, std::move(value), t, put_mode::if_absent, 0, o)) {
+                detail::throw_key_exists(full);
+            }
+            co_return;
+        }
         auto bytes = encode_value(*serializer_, value, full);
         auto k = full;
         co_await guarded(backend_->add(std::move(k), std::move(bytes), t, deadline_for(o)), o,
@@ -466,6 +645,16 @@ auto cache::gets(std::string key, call_options o) & -> task<std::optional<versio
     auto full = build_key(key, o);
     scope s(*this, op::gets, full, 1);
     try {
+        if (objects_ != nullptr && !objects_->layered()) {
+            auto l = objects_->lookup(full);
+            auto version = l.version;
+            auto v = looked_up<T>(l, full);
+            if (!v) {
+                co_return std::nullopt;
+            }
+            s.hits(1);
+            co_return versioned<T>{std::move(*v), version};
+        }
         auto k = full;
         auto raw = co_await guarded(backend_->gets(std::move(k), deadline_for(o)), o, full);
         if (!raw) {
@@ -486,6 +675,11 @@ auto cache::cas(std::string key, T value, std::uint64_t token, std::optional<exp
     scope s(*this, op::cas, full, 1);
     try {
         auto t = resolve_ttl(ttl);
+        if (objects_ != nullptr && !objects_->layered()) {
+            co_return co_await put_object(full, std::move(value), t, put_mode::if_version, token,
+                                          o);
+        }
+        // Bytes, a tiered cache included: its cas drops the key from L1.
         auto bytes = encode_value(*serializer_, value, full);
         auto k = full;
         co_return co_await guarded(

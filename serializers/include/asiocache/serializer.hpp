@@ -36,6 +36,7 @@ enum class serializer_kind {
     string,      ///< Like `bytes`, plus numbers as decimal text (aiocache's StringSerializer).
     structured,  ///< `T` converts to a JSON document (`to_json`/`from_json`), which the serializer
                  ///< writes as JSON text, MsgPack, CBOR, or a user-defined format.
+    objects,     ///< No bytes at all: the backend keeps the objects (`serializers::none()`).
 };
 
 /// A pluggable serializer. Built-ins live in `asiocache/serializers/`; a user serializer
@@ -161,6 +162,9 @@ auto encode_value(serializer const& s, T const& value, std::string_view key) -> 
             } else {
                 detail::throw_unrepresentable(s.name(), key, "the value type has no to_json");
             }
+        case serializer_kind::objects:
+            detail::throw_unrepresentable(
+                s.name(), key, "serializer 'none' keeps objects, and this backend stores bytes");
     }
     detail::throw_unrepresentable(s.name(), key, "unknown serializer kind");
 }
@@ -211,6 +215,9 @@ auto decode_value(serializer const& s, std::string_view bytes, std::string_view 
             } else {
                 detail::throw_unrepresentable(s.name(), key, "the value type has no from_json");
             }
+        case serializer_kind::objects:
+            detail::throw_unrepresentable(
+                s.name(), key, "serializer 'none' keeps objects, and this backend stores bytes");
     }
     detail::throw_unrepresentable(s.name(), key, "unknown serializer kind");
 }

@@ -23,8 +23,13 @@ auto msgpack() -> std::shared_ptr<serializer const>;
 /// CBOR (RFC 8949), through nlohmann-json.
 auto cbor() -> std::shared_ptr<serializer const>;
 
-/// The built-in serializer of that name ("bytes", "string", "json", "msgpack", "cbor"), or
-/// `nullptr`.
+/// No serializer: the cache keeps the C++ objects themselves (aiocache's SimpleMemoryCache),
+/// so a hit costs no decode. Only for backends that keep objects: `memory://`, where it is
+/// the default, and a tiered cache's L1 (which keeps objects whatever the L2's serializer).
+auto none() -> std::shared_ptr<serializer const>;
+
+/// The built-in serializer of that name ("bytes", "string", "json", "msgpack", "cbor",
+/// "none"), or `nullptr`.
 auto by_name(std::string_view name) -> std::shared_ptr<serializer const>;
 
 }  // namespace asiocache::serializers

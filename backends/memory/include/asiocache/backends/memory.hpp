@@ -22,7 +22,7 @@ namespace asiocache::backends {
 /// reported: the table node (key and value string headers, expiry, version, LRU and expiry
 /// list links, cached hash), its bucket slot, and allocator rounding. Key and value bytes
 /// beyond the short-string buffer are charged by their length.
-inline constexpr std::size_t memory_entry_overhead = 160;
+inline constexpr std::size_t memory_entry_overhead = 176;
 
 /// Settings of a memory backend. Built with designated initializers:
 /// `make_memory_backend({.max_entries = 100'000})`.
@@ -81,7 +81,7 @@ struct memory_stats {
 /// - `gets`/`cas` tokens are per-entry versions, fresh on every write, never reused for a key.
 /// - `raw` is `errc::not_supported`; `close()` does nothing and the data stays (the store
 ///   lives as long as the backend object).
-class memory_backend final : public backend {
+class memory_backend final : public backend, public object_store {
 public:
     explicit memory_backend(memory_options opts = {});
     ~memory_backend() override;
@@ -119,6 +119,24 @@ public:
         -> task<bool> override;
     /// Does nothing: the memory store is not a connection, and its data stays.
     auto close() -> task<void> override;
+
+    /// The objects side: entries keep either bytes or an object. A cache with
+    /// `serializer=none` reads and writes objects; byte reads of an entry that keeps an object
+    /// (`get`, `multi_get`, `gets` through a byte serializer) fail with
+    /// `errc::serialization_failed`, `increment` with `errc::not_a_number`.
+    auto objects() noexcept -> object_store* override;
+    [[nodiscard]] auto layered() const noexcept -> bool override;
+    auto lookup(std::string const& key) -> object_lookup override;
+    auto put(std::string key, object_ptr obj, std::string bytes, expiry ttl, put_mode mode,
+             std::uint64_t token, deadline dl) -> task<bool> override;
+    /// `put` without a coroutine, for an owner that keeps objects here (a tiered L1).
+    /// Errors: `value_too_large` past the per-shard byte budget.
+    auto put_now(std::string key, object_ptr obj, expiry ttl, put_mode mode = put_mode::replace,
+                 std::uint64_t token = 0) -> bool;
+    /// Removes `key` at once; true if it was there.
+    auto forget(std::string const& key) -> bool;
+    /// Removes every entry at once (`clear_all` without a coroutine).
+    void forget_all() noexcept;
 
     /// Examines up to `max_examined` entries that carry a TTL, across all shards, and reclaims
     /// those that have expired. Returns how many were reclaimed. Call it from a timer of your
