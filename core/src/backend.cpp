@@ -2,6 +2,7 @@
 #include "asiocache/backend.hpp"
 
 #include "asiocache/errors.hpp"
+#include "asiocache/invalidation.hpp"
 
 #include <fmt/format.h>
 
@@ -48,6 +49,10 @@ auto backend::expire_if_equal(std::string /*key*/, std::string /*expected*/, exp
 auto backend::raw(std::vector<std::string> /*argv*/, deadline /*dl*/) -> task<raw_reply> {
     throw_error(errc::not_supported, fmt::format("{}: raw", traits().name));
     co_return raw_reply{};
+}
+
+auto invalidation_source::publish(std::vector<std::string> /*keys*/, bool /*all*/) -> task<void> {
+    co_return;
 }
 
 auto object_store::load(std::string /*key*/, deadline /*dl*/) -> task<object_load> {
