@@ -133,8 +133,15 @@ void add_param(backend_config& cfg, std::string key, std::string value) {
     cfg.params.emplace(std::move(key), std::move(value));
 }
 
+/// The scheme of the L2 behind a near cache (`tiered+redis` -> `redis`), or `s` itself.
+auto base_scheme(std::string_view s) -> std::string_view {
+    constexpr std::string_view tiered = "tiered+";
+    return s.starts_with(tiered) ? s.substr(tiered.size()) : s;
+}
+
 // The built-in schemes that connect to one server; memcached and user schemes take a list.
 auto single_host_scheme(std::string_view s) -> bool {
+    s = base_scheme(s);
     return s == "memory" || s == "redis" || s == "redis+unix";
 }
 
@@ -271,13 +278,14 @@ auto parse_url_or_throw(std::string_view text) -> cache_config {
         add_param(cfg, p.key, p.value);
     }
 
-    if (scheme == "memory") {
+    auto const base = base_scheme(scheme);
+    if (base == "memory") {
         check_memory(u, cfg);
-    } else if (scheme == "redis") {
+    } else if (base == "redis") {
         apply_redis(u, cfg);
-    } else if (scheme == "redis+unix") {
+    } else if (base == "redis+unix") {
         apply_redis_unix(u, cfg);
-    } else if (scheme == "memcached") {
+    } else if (base == "memcached") {
         apply_memcached(u, cfg);
     } else if (!empty_path(u.path())) {
         cfg.path = u.path();
@@ -394,7 +402,8 @@ auto entry_or_throw(nlohmann::json const& entry) -> cache_config {
         fail(fmt::format("{}: several hosts given; {} takes one (memcached takes a list)",
                          cfg.scheme, cfg.scheme));
     }
-    if ((cfg.scheme == "redis" || cfg.scheme == "memcached") && cfg.endpoints.empty()) {
+    if ((base_scheme(cfg.scheme) == "redis" || base_scheme(cfg.scheme) == "memcached") &&
+        cfg.endpoints.empty()) {
         cfg.endpoints.push_back({"127.0.0.1", 0});
     }
     cfg.params.merge(cache_params);
@@ -455,7 +464,7 @@ void take_cache_params(backend_config& cfg, cache_options& opts) {
         if (!opts.serializer) {
             fail(
                 fmt::format("parameter 'serializer': '{}' is not one of bytes, string, json, "
-                            "msgpack, cbor",
+                            "msgpack, cbor, none",
                             *name));
         }
     }
