@@ -23,3 +23,4 @@
 #include "asiocache/single_flight.hpp"
 #include "asiocache/types.hpp"
 #include "asiocache/url.hpp"
+#include "asiocache/wake.hpp"

@@ -3,6 +3,7 @@
 
 #include "asiocache/objects.hpp"
 #include "asiocache/types.hpp"
+#include "asiocache/wake.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -117,6 +118,10 @@ public:
     /// The store of decoded objects this backend keeps, if any (see `object_store`): the
     /// memory backend and the tiered backend's L1. Default: none.
     virtual auto objects() noexcept -> object_store* { return nullptr; }
+
+    /// The channel that wakes lease waiters in other processes, if any (see wake.hpp): Redis.
+    /// Default: none (waiters poll).
+    virtual auto wakeups() noexcept -> wake_channel* { return nullptr; }
 };
 
 }  // namespace asiocache
