@@ -4,6 +4,7 @@
 #include "asiocache/errors.hpp"
 #include "redis_connection.hpp"
 #include "redis_ops.hpp"
+#include "redis_wake.hpp"
 #include "resp.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -25,7 +26,7 @@ using redis_detail::format_command;
 class redis_backend final : public redis_detail::redis_ops {
 public:
     redis_backend(asio::any_io_executor ex, redis_options const& o)
-        : redis_ops(redis_detail::value_limit(o)) {
+        : redis_ops(redis_detail::value_limit(o)), wake_(ex, o, *this) {
         auto s = std::make_shared<redis_detail::connection_settings>();
         static_cast<redis_options&>(*s) = o;
         if (!o.unix_path.empty()) {
@@ -81,10 +82,15 @@ public:
     }
 
     auto close() -> task<void> override {
+        wake_.stop();
         for (auto& c : conns_) {
             co_await c->async_close(asio::as_tuple(asio::use_awaitable));
         }
     }
+
+    auto wakeups() noexcept -> wake_channel* override { return &wake_; }
+
+    [[nodiscard]] auto wake_counters() const -> redis_wake_stats { return wake_.stats(); }
 
     [[nodiscard]] auto stats() const -> redis_stats {
         redis_stats out;
@@ -111,6 +117,7 @@ private:
 
     std::vector<std::shared_ptr<connection>> conns_;
     std::atomic<std::size_t> next_{0};
+    redis_detail::redis_wake wake_;  // its subscriber starts on the first lease wait
 };
 
 [[noreturn]] void bad_config(std::string const& what) { throw_error(errc::invalid_config, what); }
@@ -120,6 +127,13 @@ private:
 auto redis_statistics(backend const& b) -> std::optional<redis_stats> {
     if (auto const* r = dynamic_cast<redis_backend const*>(&b)) {
         return r->stats();
+    }
+    return std::nullopt;
+}
+
+auto redis_wake_statistics(backend const& b) -> std::optional<redis_wake_stats> {
+    if (auto const* r = dynamic_cast<redis_backend const*>(&b)) {
+        return r->wake_counters();
     }
     return std::nullopt;
 }

@@ -117,6 +117,19 @@ struct redis_stats {
 /// The counters of a backend made by `make_redis_backend`; `nullopt` for any other backend.
 auto redis_statistics(backend const& b) -> std::optional<redis_stats>;
 
+/// What the wake channel of a Redis backend (`backend::wakeups()`, asiocache/wake.hpp: lease
+/// waiters woken by PUBLISH on `asiocache:wake:<key>`) has done in this process.
+struct redis_wake_stats {
+    wake_stats hub;                 ///< Watches, and the wake-ups received for them.
+    std::uint64_t published = 0;    ///< Wake-ups this process sent.
+    std::uint64_t subscribers = 0;  ///< Subscriptions started (the first use, then one per close).
+    bool up = false;                ///< The subscription is confirmed now.
+};
+
+/// The wake channel's counters of a backend made by `make_redis_backend`; `nullopt` for any
+/// other backend (Redis Cluster has no wake channel: its lease waiters poll).
+auto redis_wake_statistics(backend const& b) -> std::optional<redis_wake_stats>;
+
 /**
  * Creates a Redis backend on `ex`. Nothing connects until the first operation.
  *
