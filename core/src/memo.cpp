@@ -131,7 +131,7 @@ auto memo_base::stats() const noexcept -> memo_stats {
             load(counters_.call_timeouts), load(counters_.fail_opens),
             load(counters_.lease_renewals), load(counters_.unrequested_keys),
             load(counters_.fail_safe), load(counters_.background_refreshes),
-            load(counters_.refresh_failures)};
+            load(counters_.refresh_failures), load(counters_.lease_wakeups)};
 }
 
 }  // namespace asiocache::detail

@@ -240,7 +240,7 @@ void collector::visit(visitor& v) const {
         std::string_view help;
         std::uint64_t memo_stats::*field;  // null: calls, hits + misses
     };
-    static constexpr std::array<memo_family, 14> memo_families{{
+    static constexpr std::array<memo_family, 15> memo_families{{
         {"asiocache_memo_calls_total",
          "Calls of a memoized function (keys asked, for multi_cached).", nullptr},
         {"asiocache_memo_hits_total", "Results served from the cache (keys, for multi_cached).",
@@ -257,6 +257,9 @@ void collector::visit(visitor& v) const {
         {"asiocache_memo_lease_renewals_total",
          "Times the lease of a computation still running was extended.",
          &memo_stats::lease_renewals},
+        {"asiocache_memo_lease_wakeups_total",
+         "Lease waits ended by a wake-up from the holder rather than by a poll.",
+         &memo_stats::lease_wakeups},
         {"asiocache_memo_cache_errors_total", "Cache operations of the memoized function that failed.",
          &memo_stats::cache_errors},
         {"asiocache_memo_fail_open_total",

@@ -29,6 +29,7 @@
 #include "asiocache/memo_envelope.hpp"
 #include "asiocache/single_flight.hpp"
 #include "asiocache/types.hpp"
+#include "asiocache/wake.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -37,6 +38,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -129,7 +131,8 @@ struct cached_options {
     bool single_flight = true;
     /// Distributed stampede protection: before calling the function, take a lease lock on the
     /// key in the cache (`<key>\lease`), so that across processes one caller computes while
-    /// the others poll for the value with backoff. Needs `single_flight`. The waiters give up
+    /// the others wait for the value: woken by the holder when the backend has a wake channel
+    /// (Redis; wake.hpp), else polling with backoff. Needs `single_flight`. The waiters give up
     /// with `errc::lock_not_acquired` after `lease->wait`. Default: off (`nullopt`).
     std::optional<lease_options> lease;
     /// Bounds one shared call of the function (a flight). When it passes, every caller of the
@@ -370,7 +373,7 @@ public:
                                     std::move(args)...);
         }
         bool write = how.cache_write && cache_ok;
-        co_return co_await self->compute(key, write, nullptr, args...);
+        co_return co_await self->compute(key, write, nullptr, nullptr, args...);
     }
 
     /// A call under a resilience policy: the stored envelope is fresh (served; a background
@@ -417,7 +420,7 @@ public:
                 co_return co_await join(self, key, cache_ok, clean_miss, args...);
             }
             bool write = how.cache_write && cache_ok;
-            co_return co_await self->compute(key, write, nullptr, args...);
+            co_return co_await self->compute(key, write, nullptr, nullptr, args...);
         } catch (...) {
             failure = std::current_exception();
         }
@@ -564,7 +567,7 @@ private:
             } else {
                 bump(counters_.background_refreshes);
                 try {
-                    auto r = co_await compute(key, cache_ok, f, args...);
+                    auto r = co_await compute(key, cache_ok, f, nullptr, args...);
                     value = std::make_shared<R const>(std::move(r));
                 } catch (...) {
                     error = std::current_exception();
@@ -677,13 +680,15 @@ private:
         if (cache_ok && opts_.lease) {
             co_return co_await produce_leased(key, f, args...);
         }
-        auto r = co_await compute(key, cache_ok, f, args...);
+        auto r = co_await compute(key, cache_ok, f, nullptr, args...);
         co_return std::make_shared<R const>(std::move(r));
     }
 
-    /// DESIGN.md section 6: one holder of the lease computes; the others poll the value with
-    /// backoff until it lands, or until the lease is gone (released without a value, or
-    /// expired with its holder), when the next `add` decides who takes over. Never all at once.
+    /// DESIGN.md section 6: one holder of the lease computes; the others wait for the value
+    /// until it lands, or until the lease is gone (released without a value, or expired with
+    /// its holder), when the next `add` decides who takes over. Never all at once. They are
+    /// woken by the holder when the backend has a wake channel that is up, and poll with
+    /// backoff otherwise.
     auto produce_leased(std::string const& key, flight<R> const* f, Args&... args)
         -> task<std::shared_ptr<R const>> {
         auto const& lo = *opts_.lease;
@@ -712,14 +717,35 @@ private:
                 waited = true;
                 bump(counters_.lease_waits);
             }
-            // Until the value lands or the lease is gone.
+            // Until the value lands or the lease is gone. With a wake channel that is up, a
+            // watch of the key is registered before each look at the cache, so that the
+            // holder's wake-up (sent once it has stored and released) cannot slip between the
+            // look and the wait; a fresh watch looks first. The wait still ends every
+            // `poll_max`: a wake-up lost with its connection costs latency, not the result.
+            auto watch = watch_key(key);
+            bool look = watch.has_value();
             for (;;) {
-                if (clock::now() >= until) {
-                    throw_error(errc::lock_not_acquired,
-                                "cached: '" + key + "' still being computed by another lease " +
-                                    "holder after " + std::to_string(lo.wait.count()) + " ms");
+                if (!look) {
+                    if (clock::now() >= until) {
+                        throw_error(errc::lock_not_acquired,
+                                    "cached: '" + key + "' still being computed by another " +
+                                        "lease holder after " + std::to_string(lo.wait.count()) +
+                                        " ms");
+                    }
+                    if (watch) {
+                        auto left = std::chrono::ceil<std::chrono::milliseconds>(until -
+                                                                                  clock::now());
+                        auto most = std::clamp(left, std::chrono::milliseconds(1),
+                                               std::max(lo.poll_max, std::chrono::milliseconds(1)));
+                        if (co_await watch->wait(most) == wake_status::woken) {
+                            bump(counters_.lease_wakeups);
+                        }
+                    } else {
+                        co_await pause.wait();
+                    }
+                    watch = watch_key(key);  // the old one unregisters first
                 }
-                co_await pause.wait();
+                look = false;
                 auto landed = co_await read(key, cache_ok);
                 if (landed) {
                     co_return std::make_shared<R const>(std::move(*landed));
@@ -746,7 +772,7 @@ private:
                 break;
             }
         }
-        auto r = co_await compute(key, false, f, args...);
+        auto r = co_await compute(key, false, f, nullptr, args...);
         co_return std::make_shared<R const>(std::move(r));
     }
 
@@ -774,13 +800,15 @@ private:
         if (call_limit().count() > 0) {
             keeper.emplace(co_await boost::asio::this_coro::executor, lock, std::move(wanted));
         }
+        bool stored = false;  // the cache holds the value: found there, or written
         try {
             bool cache_ok = true;
             auto landed = co_await read(key, cache_ok);
             if (landed) {
                 value = std::make_shared<R const>(std::move(*landed));
+                stored = true;
             } else {
-                auto r = co_await compute(key, cache_ok, f, args...);
+                auto r = co_await compute(key, cache_ok, f, &stored, args...);
                 value = std::make_shared<R const>(std::move(r));
             }
         } catch (...) {
@@ -790,11 +818,20 @@ private:
             keeper->stop();
             bump(counters_.lease_renewals, keeper->renewals());
         }
+        // The waiters in other processes look as soon as there is something to find: the
+        // value, woken before the release (they take it without it); or, with none, the free
+        // lease, woken after the release (one of them takes over).
+        if (stored) {
+            co_await wake_waiters(key);
+        }
         std::exception_ptr release_error;
         try {
             co_await lock.release();
         } catch (...) {
             release_error = std::current_exception();
+        }
+        if (!stored) {
+            co_await wake_waiters(key);
         }
         if (error) {
             std::rethrow_exception(error);
@@ -805,21 +842,53 @@ private:
         co_return value;
     }
 
+    /// A watch of `key`'s wake-ups when the backend has a wake channel that is up; `nullopt`
+    /// otherwise (the caller polls). The first call starts a lazy channel's subscription.
+    auto watch_key(std::string const& key) -> std::optional<wake_watch> {
+        auto* wakes = opts_.lease->wakeups ? cache_.backend()->wakeups() : nullptr;
+        if (wakes == nullptr || !wakes->ready()) {
+            return std::nullopt;
+        }
+        try {
+            return wakes->watch(cache_.build_key(key, call_));
+        } catch (...) {
+            return std::nullopt;  // out of memory, say: poll
+        }
+    }
+
+    /// Wakes the lease waiters of `key` in every process, if the backend can. A failure only
+    /// leaves them to their polls, so it is not a cache error of the call.
+    auto wake_waiters(std::string const& key) -> task<void> {
+        auto* wakes = opts_.lease->wakeups ? cache_.backend()->wakeups() : nullptr;
+        if (wakes == nullptr) {
+            co_return;
+        }
+        try {
+            co_await wakes->wake(cache_.build_key(key, call_), cache_.deadline_for(call_));
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the waiters poll
+        }
+    }
+
     /// Calls the function, then stores its result when `write` and the options allow, unless
-    /// flight `f` already ended without it (its call timeout passed).
-    auto compute(std::string const& key, bool write, flight<R> const* f, Args&... args)
-        -> task<R> {
+    /// flight `f` already ended without it (its call timeout passed). `stored`, when given,
+    /// tells whether the result was written.
+    auto compute(std::string const& key, bool write, flight<R> const* f, bool* stored,
+                 Args&... args) -> task<R> {
         bump(counters_.upstream_calls);
         R r = co_await std::invoke(fn_, args...);
         if (write && (f == nullptr || !f->done())) {
-            co_await store(key, r);
+            bool const written = co_await store(key, r);
+            if (stored != nullptr) {
+                *stored = written;
+            }
         }
         co_return r;
     }
 
-    auto store(std::string const& key, R const& r) -> task<void> {
+    /// Stores `r` unless `skip_cache` says not to; true if it was written.
+    auto store(std::string const& key, R const& r) -> task<bool> {
         if (opts_.skip_cache && opts_.skip_cache(r)) {
-            co_return;
+            co_return false;
         }
         std::optional<expiry> ttl = opts_.ttl;
         if (opts_.negative_ttl && opts_.is_negative(r)) {
@@ -839,7 +908,9 @@ private:
         }
         if (error) {
             cache_failed(error, key);
+            co_return false;
         }
+        co_return true;
     }
 
     /// Stores `r` in its envelope: logically for `ttl`, physically `fail_safe_max` longer,

@@ -46,6 +46,12 @@ struct lease_options {
     std::chrono::milliseconds poll_min{2};
     /// Longest pause between two attempts. Default 50 ms.
     std::chrono::milliseconds poll_max{50};
+    /// `cached` only: when the backend has a wake channel (`backend::wakeups()`, Redis), the
+    /// holder wakes the waiters once the value is stored (or the lease released without one),
+    /// and the waiters, subscribed, look again at once; they still look every `poll_max`, in
+    /// case a wake-up was lost. False polls only, with backoff, and publishes nothing.
+    /// Default true.
+    bool wakeups = true;
 };
 
 class lease_lock;

@@ -51,6 +51,9 @@ struct memo_stats {
     std::uint64_t background_refreshes = 0;
     /// Of `background_refreshes`, the ones whose function failed (the stored value was kept).
     std::uint64_t refresh_failures = 0;
+    /// Lease waits ended by a wake-up from the holder's process rather than by a poll (a
+    /// backend with `wakeups()`, as Redis; see wake.hpp).
+    std::uint64_t lease_wakeups = 0;
 };
 
 /// Called for every cache failure a memoized call survives (fail-open): the error and the key.
@@ -121,6 +124,7 @@ public:
         std::atomic<std::uint64_t> fail_safe{0};
         std::atomic<std::uint64_t> background_refreshes{0};
         std::atomic<std::uint64_t> refresh_failures{0};
+        std::atomic<std::uint64_t> lease_wakeups{0};
     };
     counters counters_;
 
