@@ -65,6 +65,25 @@ TEST(wake_hub_test, a_wake_up_from_another_thread_ends_a_wait_in_progress) {
     EXPECT_EQ(w2.status(), wake_status::woken) << "every watch of the key is woken";
 }
 
+// A wake-up racing the arming of the wait, many times: never lost, never a stuck wait.
+TEST(wake_hub_test, a_wake_up_racing_the_wait_is_never_lost) {
+    boost::asio::io_context io;
+    wake_hub hub;
+    for (int i = 0; i < 200; ++i) {
+        auto w = hub.watch("k");
+        std::thread waker([&hub, i] {
+            if (i % 2 == 0) {
+                std::this_thread::sleep_for(std::chrono::microseconds(i % 7 * 20));
+            }
+            hub.notify("k");
+        });
+        auto const began = steady::now();
+        EXPECT_EQ(run(io, w.wait(5s)), wake_status::woken);
+        EXPECT_LT(steady::now() - began, 2s);
+        waker.join();
+    }
+}
+
 TEST(wake_hub_test, a_watch_unregisters_when_destroyed_or_replaced) {
     wake_hub hub;
     {
