@@ -197,6 +197,26 @@ def splice_section(text, begin, end, area, block, rows, place):
     return "\n".join(lines)
 
 
+OTHER_MARKER = re.compile(r"^<!-- ([a-z0-9-]+): written by .*kept by run_all\.sh -->$")
+
+
+def kept_others(text):
+    """Every other section a script of its own writes between `<!-- NAME: written by ...,
+    kept by run_all.sh -->` and `<!-- /NAME -->`, with the target rows of area NAME: a list of
+    (name, block, rows), in the order of the file. A full run keeps them as they are."""
+    out = []
+    lines = text.split("\n")
+    for line in lines:
+        m = OTHER_MARKER.match(line)
+        if not m or m.group(1) in (CLUSTER_AREA, "json-typed"):
+            continue
+        name = m.group(1)
+        block, rows = kept_section(text, line, f"<!-- /{name} -->", name)
+        if block:
+            out.append((name, block, rows))
+    return out
+
+
 # ---- the Redis Cluster section (benchmarks/redis_cluster.sh) ---------------------------------
 
 CLUSTER_BEGIN = "<!-- redis-cluster: written by benchmarks/redis_cluster.sh, kept by run_all.sh -->"
@@ -1013,6 +1033,9 @@ def main():
         figures = kept_json(kept)
     if figures:
         text = splice_json(text, *figures)
+    for name, block, rows in kept_others(kept):
+        text = splice_section(text, block[0], block[-1], name, block, rows,
+                              lambda lines, b: lines.extend([""] + b if lines[-1] else b))
     print(text)
 
 

@@ -118,6 +118,8 @@ public:
     // ---- the object side (the facade's typed operations) ----
 
     auto objects() noexcept -> object_store* override { return this; }
+    /// Lease waiters are woken by the L2's channel (Redis), as on a plain cache.
+    auto wakeups() noexcept -> wake_channel* override { return l2_->wakeups(); }
     [[nodiscard]] auto layered() const noexcept -> bool override { return true; }
 
     auto lookup(std::string const& key) -> object_lookup override {
