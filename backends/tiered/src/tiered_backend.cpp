@@ -4,7 +4,10 @@
 #include "asiocache/backends/memory.hpp"
 #include "asiocache/errors.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/multiple_exceptions.hpp>
 
 #include <fmt/format.h>
@@ -50,7 +53,9 @@ auto relaxed_add(std::atomic<std::uint64_t>& a, std::uint64_t n = 1) noexcept {
 
 }  // namespace
 
-class tiered_backend final : public backend, public object_store {
+class tiered_backend final : public backend,
+                             public object_store,
+                             public std::enable_shared_from_this<tiered_backend> {
 public:
     tiered_backend(std::shared_ptr<backend> l2, tiered_options opts)
         : l2_(std::move(l2)), opts_(std::move(opts)) {
@@ -378,13 +383,21 @@ public:
     // ---- the channel ----
 
     /// Tells the other processes what this one wrote, when the channel needs writers to
-    /// (a backplane). A failure is counted, not thrown: the write itself succeeded, and their
-    /// copies expire within `l1_ttl`.
+    /// (a backplane). Sent in the background, on the caller's executor: a write never waits
+    /// for the backplane, so a stalled one cannot slow writes (its listeners, this process
+    /// included, lose the channel and bypass L1 meanwhile). A failure is counted, not thrown:
+    /// the write itself succeeded, and other copies expire within `l1_ttl`.
     auto announce(std::vector<std::string> keys, bool all) -> task<void> {
+        auto ex = co_await boost::asio::this_coro::executor;
+        boost::asio::co_spawn(ex, send(shared_from_this(), std::move(keys), all),
+                              boost::asio::detached);
+    }
+    static auto send(std::shared_ptr<tiered_backend> self, std::vector<std::string> keys,
+                     bool all) -> task<void> {
         try {
-            co_await opts_.invalidation->publish(std::move(keys), all);
+            co_await self->opts_.invalidation->publish(std::move(keys), all);
         } catch (std::exception const&) {
-            relaxed_add(publish_failures_);
+            relaxed_add(self->publish_failures_);
         }
     }
 
