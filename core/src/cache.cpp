@@ -26,6 +26,14 @@ cache::cache(std::shared_ptr<asiocache::backend> b, cache_options opts)
     }
     serializer_ = opts_.serializer ? opts_.serializer : serializers::json();
     enforces_deadlines_ = backend_->traits().enforces_deadlines;
+    plain_keys_ = backend_->traits().plain_keys && !opts_.key_builder;
+    if (plain_keys_) {
+        key_head_ = opts_.ns.empty() ? std::string() : backend_->build_key(opts_.ns, "");
+        // A backend that claims the trait while building keys its own way would get keys
+        // it never built: check one, and build every key when it differs.
+        plain_keys_ = backend_->build_key(opts_.ns, "k") == key_head_ + "k" &&
+                      backend_->build_key("", "k") == "k";
+    }
     bool const wants_objects = serializer_->kind() == serializer_kind::objects;
     if (auto* store = backend_->objects(); store != nullptr) {
         if (store->layered() && wants_objects) {
@@ -73,6 +81,17 @@ auto cache::build_key(std::string_view key, call_options const& o) const -> std:
     return backend_->build_key(ns, key);
 }
 
+auto cache::take_key(std::string& key, call_options const& o) const -> std::string {
+    if (!plain_keys_ || (o.ns && !o.ns->empty())) {
+        return build_key(key, o);
+    }
+    if (!o.ns) {
+        // In place when the key has room for the namespace (memoized keys reserve it).
+        key.insert(0, key_head_);
+    }
+    return std::move(key);
+}
+
 auto cache::resolve_ttl(std::optional<expiry> ttl) const -> expiry {
     if (!ttl) {
         return opts_.ttl;
@@ -104,25 +123,15 @@ void cache::report(memo_event const& event) const noexcept {
     }
 }
 
-cache::scope::scope(cache const& c, op o, std::string_view key, std::size_t n) noexcept
-    : plugins_(c.plugins_->current.load(std::memory_order_acquire)), op_(o), key_(key), count_(n) {
-    if (plugins_->empty()) {
-        plugins_ = nullptr;
-    }
-    if (plugins_ == nullptr) {
-        return;
-    }
+void cache::scope::begin() noexcept {
     start_ = detail::op_clock::now();
-    op_start const event{o, key, n};
+    op_start const event{op_, key_, count_};
     for (auto const& p : *plugins_) {
         p->before(event);
     }
 }
 
-cache::scope::~scope() {
-    if (plugins_ == nullptr) {
-        return;
-    }
+void cache::scope::end() noexcept {
     op_result const event{op_, key_, count_,
                            detail::op_clock::between(start_, detail::op_clock::now()), hits_,
                            error_};
@@ -145,7 +154,7 @@ void cache::scope::fail(std::exception_ptr const& e) noexcept {
 }
 
 auto cache::remove(std::string key, call_options o) & -> task<std::size_t> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::remove, full, 1);
     try {
         auto k = full;
@@ -157,7 +166,7 @@ auto cache::remove(std::string key, call_options o) & -> task<std::size_t> {
 }
 
 auto cache::exists(std::string key, call_options o) & -> task<bool> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::exists, full, 1);
     try {
         auto k = full;
@@ -172,7 +181,7 @@ auto cache::exists(std::string key, call_options o) & -> task<bool> {
 
 auto cache::increment(std::string key, std::int64_t delta, call_options o) &
     -> task<std::int64_t> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::increment, full, 1);
     try {
         auto k = full;
@@ -185,7 +194,7 @@ auto cache::increment(std::string key, std::int64_t delta, call_options o) &
 }
 
 auto cache::expire(std::string key, expiry ttl, call_options o) & -> task<bool> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::expire, full, 1);
     try {
         if (ttl.is_negative()) {
@@ -200,7 +209,7 @@ auto cache::expire(std::string key, expiry ttl, call_options o) & -> task<bool> 
 }
 
 auto cache::ttl(std::string key, call_options o) & -> task<std::optional<expiry>> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::ttl, full, 1);
     try {
         auto k = full;

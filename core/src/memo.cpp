@@ -93,7 +93,8 @@ auto memo_base::full_key(std::string_view part) const -> std::string {
 
 auto memo_base::key_head() const -> std::string {
     std::string key;
-    key.reserve(prefix_.size() + 48);
+    // Room for the arguments, and for the cache's namespace, which the lookup puts in front.
+    key.reserve(prefix_.size() + 80);
     key.append(prefix_).push_back(':');
     return key;
 }

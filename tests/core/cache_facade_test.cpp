@@ -43,6 +43,29 @@ TEST_F(cache_facade_test, per_call_namespace_overrides_cache_namespace) {
     EXPECT_EQ(backend_->last_key(), "other:k");
 }
 
+TEST_F(cache_facade_test, plain_keys_are_taken_as_built_keys_would_be) {
+    // With plain keys the facade reuses the caller's string instead of building a copy: the
+    // stored keys must be exactly those build_key makes, whatever namespace applies.
+    backend_->claim_plain_keys();
+    cache c{backend_, {.ns = "app"}};
+    run(io_, c.set("k", std::string("v")));
+    EXPECT_EQ(backend_->last_key(), "app:k");
+    EXPECT_EQ(run(io_, c.get<std::string>("k")), std::optional<std::string>("v"));
+    EXPECT_EQ(backend_->last_key(), "app:k");
+    run(io_, c.set("k", std::string("w"), std::nullopt, {.ns = "other"}));
+    EXPECT_EQ(backend_->last_key(), "other:k");
+    run(io_, c.set("k", std::string("x"), std::nullopt, {.ns = ""}));
+    EXPECT_EQ(backend_->last_key(), "k");
+    cache bare{backend_};
+    EXPECT_EQ(run(io_, bare.get<std::string>("k")), std::optional<std::string>("x"));
+    EXPECT_EQ(backend_->last_key(), "k");
+    std::string reserved = "k2";
+    reserved.reserve(64);  // room for the namespace: it goes in front in place
+    run(io_, c.set(std::move(reserved), std::string("y")));
+    EXPECT_EQ(backend_->last_key(), "app:k2");
+    EXPECT_EQ(c.build_key("k2"), "app:k2");
+}
+
 TEST_F(cache_facade_test, custom_key_builder_is_used) {
     cache c{backend_, {.ns = "app", .key_builder = [](std::string_view k, std::string_view ns) {
                            return std::string(ns) + "/" + std::string(k);

@@ -35,6 +35,8 @@ public:
     void put(std::string const& key, std::string value);
 
     auto traits() const noexcept -> backend_traits const& override { return traits_; }
+    /// Claims the default key layout (`backend_traits::plain_keys`), which it has.
+    void claim_plain_keys() noexcept { traits_.plain_keys = true; }
     auto get(std::string key, deadline dl) -> task<std::optional<std::string>> override;
     auto multi_get(std::vector<std::string> keys, deadline dl)
         -> task<std::vector<std::optional<std::string>>> override;

@@ -53,7 +53,8 @@ public:
     [[nodiscard]] auto traits() const noexcept -> backend_traits const& override {
         // The defaults say the rest: "ns:key", TTL and namespace clear supported, 1 ms
         // granularity, no key length limit.
-        static backend_traits const t{.name = "redis", .enforces_deadlines = true};
+        static backend_traits const t{
+            .name = "redis", .enforces_deadlines = true, .plain_keys = true};
         return t;
     }
 

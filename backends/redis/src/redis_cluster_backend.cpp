@@ -502,7 +502,8 @@ public:
     auto operator=(redis_cluster_backend const&) -> redis_cluster_backend& = delete;
 
     [[nodiscard]] auto traits() const noexcept -> backend_traits const& override {
-        static backend_traits const t{.name = "redis-cluster", .enforces_deadlines = true};
+        static backend_traits const t{
+            .name = "redis-cluster", .enforces_deadlines = true, .plain_keys = true};
         return t;
     }
 

@@ -35,6 +35,10 @@ struct backend_traits {
     std::chrono::milliseconds ttl_granularity{1};
     /// Longest key in bytes after namespacing, 0 for no limit (memcached: 250).
     std::size_t max_key_size = 0;
+    /// True when `build_key` is the default one, which leaves a key without a namespace as it
+    /// is: the facade then takes the caller's key as the stored key instead of building a copy.
+    /// A backend that overrides `build_key` leaves it false.
+    bool plain_keys = false;
 };
 
 /// A storage engine: the service provider interface that memory, Redis, memcached and user

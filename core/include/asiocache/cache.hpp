@@ -349,14 +349,29 @@ private:
     /// destruction, on every exit path. Costs nothing when there are no plugins.
     class scope {
     public:
-        scope(cache const& c, op o, std::string_view key, std::size_t n) noexcept;
+        scope(cache const& c, op o, std::string_view key, std::size_t n) noexcept
+            : plugins_(c.plugins_->current.load(std::memory_order_acquire)), op_(o), key_(key),
+              count_(n) {
+            if (plugins_->empty()) {
+                plugins_ = nullptr;  // the common case, inline: nothing to run
+            } else {
+                begin();
+            }
+        }
         scope(scope const&) = delete;
         auto operator=(scope const&) -> scope& = delete;
-        ~scope();
+        ~scope() {
+            if (plugins_ != nullptr) {
+                end();
+            }
+        }
         void hits(std::size_t h) noexcept { hits_ = h; }
         void fail(std::exception_ptr const& e) noexcept;
 
     private:
+        void begin() noexcept;
+        void end() noexcept;
+
         std::vector<std::shared_ptr<plugin>> const* plugins_;
         op op_;
         std::string_view key_;
@@ -371,6 +386,10 @@ private:
     template <class T>
     auto multi_get_objects(std::vector<std::string> full, call_options o, scope& s)
         -> task<std::vector<std::optional<T>>>;
+
+    /// The stored key for `key`, as `build_key` makes it, reusing `key`'s buffer where the
+    /// backend builds keys the default way.
+    [[nodiscard]] auto take_key(std::string& key, call_options const& o) const -> std::string;
 
     [[nodiscard]] auto timeout_for(call_options const& o) const -> std::chrono::milliseconds {
         return o.timeout.value_or(opts_.timeout);
@@ -393,6 +412,11 @@ private:
     /// layered (a tiered L1), or the serializer is `none`. Else null: values are bytes.
     object_store* objects_ = nullptr;
     bool enforces_deadlines_;
+    /// The backend builds keys the default way and no key builder is set: a key without a
+    /// namespace is stored as it is (`take_key`).
+    bool plain_keys_ = false;
+    /// With `plain_keys_`: what `build_key` puts before every key of the default namespace.
+    std::string key_head_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -410,7 +434,7 @@ auto cache::guarded(task<T> t, call_options const& o, std::string_view what) -> 
 
 template <class T>
 auto cache::get(std::string key, call_options o) & -> task<std::optional<T>> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::get, full, 1);
     try {
         if (objects_ != nullptr) {
@@ -560,7 +584,7 @@ auto cache::multi_get_objects(std::vector<std::string> full, call_options o, cac
 template <class T>
 auto cache::set(std::string key, T value, std::optional<expiry> ttl, call_options o) &
     -> task<void> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::set, full, 1);
     try {
         auto t = resolve_ttl(ttl);
@@ -620,7 +644,7 @@ auto cache::multi_set(std::vector<std::pair<std::string, T>> items, std::optiona
 template <class T>
 auto cache::add(std::string key, T value, std::optional<expiry> ttl, call_options o) &
     -> task<void> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::add, full, 1);
     try {
         auto t = resolve_ttl(ttl);
@@ -642,7 +666,7 @@ auto cache::add(std::string key, T value, std::optional<expiry> ttl, call_option
 
 template <class T>
 auto cache::gets(std::string key, call_options o) & -> task<std::optional<versioned<T>>> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::gets, full, 1);
     try {
         if (objects_ != nullptr && !objects_->layered()) {
@@ -671,7 +695,7 @@ auto cache::gets(std::string key, call_options o) & -> task<std::optional<versio
 template <class T>
 auto cache::cas(std::string key, T value, std::uint64_t token, std::optional<expiry> ttl,
                 call_options o) & -> task<bool> {
-    auto full = build_key(key, o);
+    auto full = take_key(key, o);
     scope s(*this, op::cas, full, 1);
     try {
         auto t = resolve_ttl(ttl);
