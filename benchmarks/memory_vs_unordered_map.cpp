@@ -280,15 +280,18 @@ void backend_try_get(benchmark::State& state) {
 void memory_entry_bytes(benchmark::State& state) {
     constexpr std::size_t entries = 100'000;
     double overhead = 0;
+    double charged = 0;
+    double map_overhead = 0;
     for (auto _ : state) {
-        auto c = std::make_unique<asiocache::cache>(asiocache::backends::make_memory_backend(),
-                                                    asiocache::cache_options{
-                                                        .serializer = asiocache::serializers::bytes()});
+        auto store = asiocache::backends::make_memory_backend();
+        auto c = std::make_unique<asiocache::cache>(
+            store, asiocache::cache_options{.serializer = asiocache::serializers::bytes()});
         std::vector<std::string> ks;
         ks.reserve(entries);
         for (std::size_t i = 0; i < entries; ++i) {
             ks.push_back(fmt::format("key:{:012d}", i));
         }
+        auto const payload = static_cast<double>(ks.front().size() + value_size);
         auto const before = mallinfo2().uordblks;
         boost::asio::io_context io;
         boost::asio::co_spawn(
@@ -301,11 +304,22 @@ void memory_entry_bytes(benchmark::State& state) {
             boost::asio::detached);
         io.run();
         auto const after = mallinfo2().uordblks;
-        overhead = static_cast<double>(after - before) / entries -
-                   static_cast<double>(ks.front().size() + value_size);
+        overhead = static_cast<double>(after - before) / entries - payload;
+        charged = static_cast<double>(store->stats().bytes) / entries - payload;
         benchmark::DoNotOptimize(c);
+
+        // The baseline's own cost per entry: the same keys and values in the map.
+        auto const map_before = mallinfo2().uordblks;
+        auto m = std::make_unique<std::unordered_map<std::string, std::string>>();
+        for (auto const& k : ks) {
+            m->emplace(k, value());
+        }
+        map_overhead = static_cast<double>(mallinfo2().uordblks - map_before) / entries - payload;
+        benchmark::DoNotOptimize(m);
     }
     state.counters["overhead_bytes"] = overhead;
+    state.counters["charged_bytes"] = charged;
+    state.counters["map_overhead_bytes"] = map_overhead;
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ protected:
         return run(io_, b.exists(std::move(key), deadline::never()));
     }
     static auto charge(std::string const& key, std::string const& value) -> std::uint64_t {
-        return key.size() + value.size() + memory_entry_overhead;
+        return asiocache::backends::memory_entry_charge(key.size(), value.size());
     }
 
     boost::asio::io_context io_;
@@ -337,6 +337,88 @@ TEST_F(memory_backend_test, increment_keeps_the_ttl_and_creates_without_one) {
     auto none = run(io_, b->ttl("new", deadline::never()));
     ASSERT_TRUE(none);
     EXPECT_TRUE(none->is_never());
+}
+
+TEST_F(memory_backend_test, a_value_of_another_length_keeps_the_entry_s_ttl_and_place) {
+    // A value of another length moves the entry to a new block: its TTL, its place in the LRU
+    // list and the bytes charged must follow it, and its version must change.
+    auto b = make({.max_entries = 3, .shards = 1});
+    set(*b, "n", "9", expiry(10s));
+    auto before = run(io_, b->gets("n", deadline::never()));
+    ASSERT_TRUE(before);
+    set(*b, "b", "2");
+    set(*b, "c", "3");
+    EXPECT_EQ(run(io_, b->increment("n", 1, deadline::never())), 10);  // "9" -> "10", recent now
+    auto after = run(io_, b->gets("n", deadline::never()));
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->value, "10");
+    EXPECT_NE(after->token, before->token);
+    auto left = run(io_, b->ttl("n", deadline::never()));
+    ASSERT_TRUE(left);
+    EXPECT_EQ(left->duration(), 10s);
+    EXPECT_EQ(b->stats().bytes, charge("n", "10") + charge("b", "2") + charge("c", "3"));
+
+    set(*b, "d", "4");  // evicts b, the least recent, not n
+    EXPECT_TRUE(has(*b, "n"));
+    EXPECT_FALSE(has(*b, "b"));
+    EXPECT_TRUE(run(io_, b->cas("n", std::string(300, 'x'), after->token, expiry(10s),
+                                deadline::never())));
+    EXPECT_EQ(b->try_get("n"), std::optional<std::string>(std::string(300, 'x')));
+    set(*b, "e", "5");  // evicts c
+    EXPECT_FALSE(has(*b, "c"));
+    EXPECT_TRUE(has(*b, "n"));
+    clock_->advance(11s);
+    EXPECT_FALSE(has(*b, "n"));
+    EXPECT_EQ(b->stats().expirations, 1U);
+}
+
+TEST_F(memory_backend_test, charges_each_entry_its_block_and_bucket_slot) {
+    // The charge is the entry's heap block as the allocator rounds it, plus a bucket slot: never
+    // less than the header, never more than memory_entry_overhead beyond key and value.
+    for (std::size_t k = 0; k <= 40; ++k) {
+        for (std::size_t v = 0; v <= 300; ++v) {
+            auto const c = asiocache::backends::memory_entry_charge(k, v);
+            ASSERT_GE(c, k + v + asiocache::backends::memory_entry_header) << k << " " << v;
+            ASSERT_LE(c, k + v + memory_entry_overhead) << k << " " << v;
+        }
+    }
+    EXPECT_LE(memory_entry_overhead, 100U);
+    auto b = make({.shards = 1});
+    std::uint64_t expected = 0;
+    for (std::size_t n = 1; n <= 64; ++n) {
+        auto key = "key" + std::to_string(n);
+        std::string value(n * 7, 'v');
+        set(*b, key, value);
+        expected += charge(key, value);
+    }
+    EXPECT_EQ(b->stats().bytes, expected);
+}
+
+TEST_F(memory_backend_test, many_keys_in_one_shard_survive_growth_and_removal) {
+    // 20000 keys in one table: it doubles eleven times, and every key still reads back its
+    // own value; removing every other key leaves exactly the rest.
+    auto b = make({.shards = 1});
+    int const n = 20000;
+    for (int i = 0; i < n; ++i) {
+        set(*b, "k" + std::to_string(i), "v" + std::to_string(i));
+    }
+    EXPECT_EQ(b->stats().entries, static_cast<std::uint64_t>(n));
+    for (int i = 0; i < n; i += 2) {
+        EXPECT_EQ(run(io_, b->remove("k" + std::to_string(i), deadline::never())), 1U);
+    }
+    EXPECT_EQ(b->stats().entries, static_cast<std::uint64_t>(n / 2));
+    int wrong = 0;
+    for (int i = 0; i < n; ++i) {
+        auto got = b->try_get("k" + std::to_string(i));
+        ASSERT_TRUE(got.has_value());
+        auto want = i % 2 == 0 ? std::nullopt : std::optional<std::string>("v" + std::to_string(i));
+        wrong += *got == want ? 0 : 1;
+    }
+    EXPECT_EQ(wrong, 0);
+    EXPECT_EQ(run(io_, b->clear("k1", deadline::never())), 0U) << "no key is k1:...";
+    run(io_, b->clear_all(deadline::never()));
+    EXPECT_EQ(b->stats().entries, 0U);
+    EXPECT_EQ(b->stats().bytes, 0U);
 }
 
 TEST_F(memory_backend_test, close_keeps_the_data) {

@@ -172,6 +172,23 @@ TEST_F(memory_objects_test, text_is_kept_as_a_string_never_as_a_pointer) {
     EXPECT_EQ(*run(io_, c.get<std::string>("lit")), "literal");
 }
 
+TEST_F(memory_objects_test, an_object_is_refused_by_what_it_is_charged) {
+    // The budget check and the charge agree: an object whose block and size together pass the
+    // budget by one byte is refused, one that fits exactly is kept and charged exactly that.
+    std::string const value(1000, 'x');
+    auto const need =
+        asiocache::backends::memory_object_charge(1, asiocache::make_held(value)->bytes());
+    backend({.max_bytes = need - 1, .shards = 1});
+    auto tight = objects("");
+    EXPECT_EQ(run_error(io_, tight.set("k", value)), errc::value_too_large);
+    EXPECT_EQ(b_->stats().entries, 0U);
+    backend({.max_bytes = need, .shards = 1});
+    auto fits = objects("");
+    run(io_, fits.set("k", value));
+    EXPECT_EQ(b_->stats().bytes, need);
+    EXPECT_EQ(*run(io_, fits.get<std::string>("k")), value);
+}
+
 TEST_F(memory_objects_test, objects_are_charged_by_their_size_and_evicted_by_lru) {
     backend({.max_bytes = 64 * 1024, .shards = 1});
     auto c = objects();

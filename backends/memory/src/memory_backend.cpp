@@ -13,11 +13,15 @@
 #include <atomic>
 #include <bit>
 #include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <string_view>
-#include <unordered_map>
+#include <type_traits>
 #include <utility>
 
 namespace asiocache::backends {
@@ -28,8 +32,7 @@ constexpr auto never_expires = time_point::max();
 constexpr auto unbounded = std::numeric_limits<std::size_t>::max();
 
 /// A key with its hash computed once: the shard is picked from it and the shard's table looks
-/// it up with the same value (heterogeneous lookup), so a get hashes and copies the key never
-/// more than once.
+/// it up with the same value, so an operation hashes its key once.
 struct lookup_key {
     std::string_view key;
     std::size_t hash;
@@ -39,38 +42,15 @@ auto hash_of(std::string_view key) noexcept -> std::size_t {
     return std::hash<std::string_view>{}(key);
 }
 
-struct key_hash {
-    using is_transparent = void;
-    // Not noexcept on purpose: libstdc++ then stores each node's hash, so a lookup compares
-    // hashes before bytes, and neither rehashing nor a bucket walk hashes a string again.
-    auto operator()(std::string const& k) const -> std::size_t { return hash_of(k); }
-    auto operator()(lookup_key const& k) const noexcept -> std::size_t { return k.hash; }
-};
+/// A link of an intrusive circular list; a lone link points at itself.
+struct list_link {
+    list_link* prev = this;
+    list_link* next = this;
 
-struct key_equal {
-    using is_transparent = void;
-    auto operator()(std::string const& a, std::string const& b) const noexcept -> bool {
-        return a == b;
-    }
-    auto operator()(lookup_key const& a, std::string const& b) const noexcept -> bool {
-        return a.key == b;
-    }
-    auto operator()(std::string const& a, lookup_key const& b) const noexcept -> bool {
-        return a == b.key;
-    }
-};
-
-/// A link of an intrusive circular list; a lone hook points at itself. `Tag` lets one entry
-/// sit in several lists.
-template <class Tag>
-struct hook {
-    hook* prev = this;
-    hook* next = this;
-
-    hook() = default;
-    hook(hook const&) = delete;
-    auto operator=(hook const&) -> hook& = delete;
-    ~hook() = default;
+    list_link() = default;
+    list_link(list_link const&) = delete;
+    auto operator=(list_link const&) -> list_link& = delete;
+    ~list_link() = default;
 
     [[nodiscard]] auto linked() const noexcept -> bool { return next != this; }
     void unlink() noexcept {
@@ -78,7 +58,7 @@ struct hook {
         next->prev = prev;
         prev = next = this;
     }
-    void insert_before(hook* pos) noexcept {
+    void insert_before(list_link* pos) noexcept {
         prev = pos->prev;
         next = pos;
         pos->prev->next = this;
@@ -86,40 +66,233 @@ struct hook {
     }
 };
 
-struct lru_tag {};
-struct ttl_tag {};
-using lru_hook = hook<lru_tag>;
-using ttl_hook = hook<ttl_tag>;
-
-/// One stored value. It lives in its table node, whose address never changes, so the LRU and
-/// expiry lists link entries directly.
-struct entry : lru_hook, ttl_hook {
-    std::string value;
-    object_ptr object;  ///< Set when the entry keeps an object (`serializer=none`); `value` is then empty.
+/// One stored value in a single allocation: this header, then the key's bytes, then the
+/// value's bytes, or (when the entry keeps an object) an `object_ptr` at the next aligned
+/// offset. One block per entry keeps its cost near the header's 68 bytes (a node of a
+/// standard unordered_map with string key and value takes three blocks and about 185 bytes
+/// beyond them), and a lookup finds the key's bytes beside the hash it compares first.
+struct entry {
+    list_link lru;  ///< The LRU list (bounded stores only); first, so its address is the entry's.
+    list_link ttl;  ///< The expiry list, while the entry has a TTL.
+    entry* chain = nullptr;  ///< The next entry of the same bucket.
     time_point expires_at = never_expires;
     std::uint64_t version = 0;
-    std::string const* key = nullptr;  ///< The node's own key, to erase it from a list walk.
+    std::uint32_t hash = 0;      ///< The low 32 bits of the key's hash.
+    std::uint32_t key_size = 0;
+    std::uint32_t tail = 0;      ///< The value's size, or `object_tag`.
+    char data[4];                ///< Where the key's bytes start; they run on past the struct.
 
-    [[nodiscard]] auto expires() const noexcept -> bool { return expires_at != never_expires; }
-    /// The bytes charged for what the entry holds, beyond its key.
-    [[nodiscard]] auto payload() const noexcept -> std::size_t {
-        return value.size() + (object ? object->bytes() : 0);
+    static constexpr std::uint32_t object_tag = 0xffff'ffffU;
+
+    entry() = default;
+    entry(entry const&) = delete;
+    auto operator=(entry const&) -> entry& = delete;
+    ~entry() = default;
+
+    [[nodiscard]] auto base() const noexcept -> char const* {
+        return reinterpret_cast<char const*>(this);
     }
+    [[nodiscard]] auto base() noexcept -> char* { return reinterpret_cast<char*>(this); }
+    [[nodiscard]] auto key() const noexcept -> std::string_view;
+    [[nodiscard]] auto holds_object() const noexcept -> bool { return tail == object_tag; }
+    /// The bytes held; empty when the entry keeps an object.
+    [[nodiscard]] auto value() const noexcept -> std::string_view;
+    /// The object kept; only when `holds_object()`.
+    [[nodiscard]] auto object() const noexcept -> object_ptr const&;
+    [[nodiscard]] auto expires() const noexcept -> bool { return expires_at != never_expires; }
 };
 
-auto as_entry(lru_hook* h) noexcept -> entry* { return static_cast<entry*>(h); }
-auto as_entry(ttl_hook* h) noexcept -> entry* { return static_cast<entry*>(h); }
+static_assert(std::is_standard_layout_v<entry>, "entry's layout must be standard");
+static_assert(offsetof(entry, data) == memory_entry_header,
+              "memory_entry_header must match the entry's header");
+static_assert(sizeof(object_ptr) == 2 * sizeof(void*) && alignof(object_ptr) == alignof(void*),
+              "memory_object_charge must match the object pointer's layout");
 
-using table = std::unordered_map<std::string, entry, key_hash, key_equal>;
-
-// Node: next pointer + cached hash + key + entry; plus one bucket pointer and malloc's header.
-static_assert(sizeof(void*) + sizeof(std::size_t) + sizeof(table::value_type) + 2 * sizeof(void*) <=
-                  memory_entry_overhead,
-              "memory_entry_overhead understates the per-entry cost");
-
-auto charge(std::size_t key_size, std::size_t value_size) noexcept -> std::size_t {
-    return key_size + value_size + memory_entry_overhead;
+/// Where an entry's object pointer sits after a key of `key_size` bytes.
+constexpr auto object_offset(std::size_t key_size) noexcept -> std::size_t {
+    constexpr std::size_t align = alignof(object_ptr);
+    return (memory_entry_header + key_size + align - 1) / align * align;
 }
+
+auto entry::key() const noexcept -> std::string_view {
+    return {base() + memory_entry_header, key_size};
+}
+
+auto entry::value() const noexcept -> std::string_view {
+    return {base() + memory_entry_header + key_size, holds_object() ? 0 : tail};
+}
+
+auto entry::object() const noexcept -> object_ptr const& {
+    return *std::launder(reinterpret_cast<object_ptr const*>(base() + object_offset(key_size)));
+}
+
+auto as_entry(list_link* l) noexcept -> entry* { return reinterpret_cast<entry*>(l); }
+auto ttl_entry(list_link* l) noexcept -> entry* {
+    return reinterpret_cast<entry*>(reinterpret_cast<char*>(l) - offsetof(entry, ttl));
+}
+
+/// The size of the block of an entry with a key of `key_size` bytes and a value of
+/// `value_size` bytes, or an object.
+auto block_size(std::size_t key_size, std::size_t value_size, bool object) noexcept
+    -> std::size_t {
+    std::size_t const n = object ? object_offset(key_size) + sizeof(object_ptr)
+                                 : memory_entry_header + key_size + value_size;
+    return std::max(n, sizeof(entry));
+}
+
+/// What an entry is charged: its block as the allocator rounds it and one bucket slot, plus
+/// the estimated size of the object it keeps, if it keeps one (`value_size` then).
+auto charge_for(std::size_t key_size, std::size_t value_size, bool object) noexcept
+    -> std::size_t {
+    return object ? memory_object_charge(key_size, value_size)
+                  : memory_entry_charge(key_size, value_size);
+}
+
+auto charge(entry const& e) noexcept -> std::size_t {
+    return e.holds_object() ? charge_for(e.key_size, e.object()->bytes(), true)
+                            : charge_for(e.key_size, e.tail, false);
+}
+
+/// A new entry, linked nowhere, holding `key` and `value`, or `key` and `object` when set.
+auto make_entry(std::uint32_t hash, std::string_view key, std::string_view value,
+                object_ptr&& object) -> entry* {
+    bool const keeps_object = object != nullptr;
+    void* block = ::operator new(block_size(key.size(), value.size(), keeps_object));
+    auto* e = ::new (block) entry;
+    e->hash = hash;
+    e->key_size = static_cast<std::uint32_t>(key.size());
+    std::memcpy(e->base() + memory_entry_header, key.data(), key.size());
+    if (keeps_object) {
+        e->tail = entry::object_tag;
+        ::new (e->base() + object_offset(key.size())) object_ptr(std::move(object));
+    } else {
+        e->tail = static_cast<std::uint32_t>(value.size());
+        std::memcpy(e->base() + memory_entry_header + key.size(), value.data(), value.size());
+    }
+    return e;
+}
+
+void destroy(entry* e) noexcept {
+    if (e->holds_object()) {
+        std::launder(reinterpret_cast<object_ptr*>(e->base() + object_offset(e->key_size)))
+            ->~object_ptr();
+    }
+    e->~entry();
+    ::operator delete(static_cast<void*>(e));
+}
+
+/// A chained hash table of entries it owns: power-of-two buckets, doubled when the entries
+/// outnumber them.
+class table {
+public:
+    table() = default;
+    table(table const&) = delete;
+    auto operator=(table const&) -> table& = delete;
+    ~table() { clear(); }
+
+    [[nodiscard]] auto size() const noexcept -> std::size_t { return size_; }
+
+    [[nodiscard]] auto find(lookup_key k) const noexcept -> entry* {
+        if (size_ == 0) {
+            return nullptr;
+        }
+        auto const h = static_cast<std::uint32_t>(k.hash);
+        for (entry* e = buckets_[h & mask_]; e != nullptr; e = e->chain) {
+            if (e->hash == h && e->key() == k.key) {
+                return e;
+            }
+        }
+        return nullptr;
+    }
+
+    /// Makes room for one more entry, so that `link` cannot fail.
+    void reserve_one() {
+        if (size_ >= bucket_count_) {
+            grow();
+        }
+    }
+
+    /// Adds `e`, whose key is absent; `reserve_one` first.
+    void link(entry* e) noexcept {
+        entry*& head = buckets_[e->hash & mask_];
+        e->chain = head;
+        head = e;
+        ++size_;
+    }
+
+    /// Takes `e` out (it stays alive).
+    void unlink(entry* e) noexcept {
+        *slot_of(e) = e->chain;
+        e->chain = nullptr;
+        --size_;
+    }
+
+    /// Puts `fresh` in the place of `old`, which has the same key and stays alive.
+    void replace(entry* old, entry* fresh) noexcept {
+        fresh->chain = old->chain;
+        *slot_of(old) = fresh;
+        old->chain = nullptr;
+    }
+
+    /// Calls `f(e)` for every entry; `f` may take out and destroy the entry it is given.
+    template <class F>
+    void for_each(F&& f) {
+        for (std::size_t b = 0; b < bucket_count_; ++b) {
+            for (entry* e = buckets_[b]; e != nullptr;) {
+                entry* next = e->chain;
+                f(e);
+                e = next;
+            }
+        }
+    }
+
+    /// Destroys every entry and returns the buckets.
+    void clear() noexcept {
+        for (std::size_t b = 0; b < bucket_count_; ++b) {
+            for (entry* e = buckets_[b]; e != nullptr;) {
+                entry* next = e->chain;
+                destroy(e);
+                e = next;
+            }
+        }
+        buckets_.reset();
+        bucket_count_ = mask_ = size_ = 0;
+    }
+
+private:
+    auto slot_of(entry const* e) noexcept -> entry** {
+        entry** p = &buckets_[e->hash & mask_];
+        while (*p != e) {
+            p = &(*p)->chain;
+        }
+        return p;
+    }
+
+    void grow() {
+        std::size_t const n = bucket_count_ == 0 ? 16 : bucket_count_ * 2;
+        auto fresh = std::make_unique<entry*[]>(n);
+        for (std::size_t b = 0; b < bucket_count_; ++b) {
+            for (entry* e = buckets_[b]; e != nullptr;) {
+                entry* next = e->chain;
+                entry*& head = fresh[e->hash & (n - 1)];
+                e->chain = head;
+                head = e;
+                e = next;
+            }
+        }
+        buckets_ = std::move(fresh);
+        bucket_count_ = n;
+        mask_ = n - 1;
+    }
+
+    std::unique_ptr<entry*[]> buckets_;
+    std::size_t bucket_count_ = 0;
+    std::size_t mask_ = 0;
+    std::size_t size_ = 0;
+};
+
+/// The largest key or value this store keeps: lengths are held in 32 bits.
+constexpr std::size_t max_item_size = std::numeric_limits<std::uint32_t>::max() - 1;
 
 /// `now + ttl`, saturated: the clock counts nanoseconds in 64 bits, so a TTL past about 292
 /// years would overflow (undefined behaviour, in practice an entry stored already expired).
@@ -153,13 +326,13 @@ private:
 struct alignas(64) shard {
     std::mutex mutex;
     table map;
-    lru_hook lru;  ///< Most recently used first.
-    ttl_hook expiring;  ///< Entries with a TTL, in sweep order.
+    list_link lru;  ///< Most recently used first.
+    list_link expiring;  ///< Entries with a TTL, in sweep order.
     std::size_t ttl_count = 0;
     std::size_t max_entries = unbounded;
     std::size_t max_bytes = unbounded;
     /// False when nothing is ever evicted: the LRU list is then left empty, so a hit writes to
-    /// no node but its own (moving an entry touches two neighbours' cache lines).
+    /// no entry but its own (moving an entry touches two neighbours' cache lines).
     bool track_lru = false;
     std::size_t bytes = 0;
     std::uint64_t next_version = 0;
@@ -171,104 +344,133 @@ struct alignas(64) shard {
 
     // Every member function below runs with `mutex` held.
 
-    void erase(table::iterator it) noexcept {
-        entry& e = it->second;
-        e.lru_hook::unlink();
-        if (e.ttl_hook::linked()) {
-            e.ttl_hook::unlink();
+    void erase(entry* e) noexcept {
+        e->lru.unlink();
+        if (e->ttl.linked()) {
+            e->ttl.unlink();
             --ttl_count;
         }
-        bytes -= charge(it->first.size(), e.payload());
-        map.erase(it);
+        bytes -= charge(*e);
+        map.unlink(e);
+        destroy(e);
     }
-
-    void erase(entry& e) noexcept { erase(map.find(lookup_key{*e.key, hash_of(*e.key)})); }
 
     /// The live entry under `k`, or nullptr; an expired one is reclaimed on the way.
     auto find_live(lookup_key k, lazy_now& now) noexcept -> entry* {
-        auto it = map.find(k);
-        if (it == map.end()) {
+        entry* e = map.find(k);
+        if (e == nullptr) {
             return nullptr;
         }
-        entry& e = it->second;
-        if (e.expires() && e.expires_at <= now()) {
-            erase(it);
+        if (e->expires() && e->expires_at <= now()) {
+            erase(e);
             ++expirations;
             return nullptr;
         }
-        return &e;
+        return e;
     }
 
     void touch(entry& e) noexcept {
-        if (track_lru && lru.next != &e) {
-            e.lru_hook::unlink();
-            e.lru_hook::insert_before(lru.next);
+        if (track_lru && lru.next != &e.lru) {
+            e.lru.unlink();
+            e.lru.insert_before(lru.next);
         }
     }
 
     void set_ttl(entry& e, expiry ttl, lazy_now& now) noexcept {
         if (ttl.is_never()) {
             e.expires_at = never_expires;
-            if (e.ttl_hook::linked()) {
-                e.ttl_hook::unlink();
+            if (e.ttl.linked()) {
+                e.ttl.unlink();
                 --ttl_count;
             }
             return;
         }
         e.expires_at = expiry_time(now(), ttl.duration());
-        if (!e.ttl_hook::linked()) {
-            e.ttl_hook::insert_before(&expiring);
+        if (!e.ttl.linked()) {
+            e.ttl.insert_before(&expiring);
             ++ttl_count;
         }
     }
 
-    void check_size(std::string_view key, std::size_t value_size) const {
-        if (max_bytes != unbounded && charge(key.size(), value_size) > max_bytes) {
+    /// Refuses what this shard could not hold: a key or byte value over `max_item_size`, or an
+    /// entry charged more than the whole budget. `value_size` is an object's estimated size
+    /// when `object`.
+    void check_size(std::string_view key, std::size_t value_size, bool object = false) const {
+        check_key_size(key);
+        if (!object && value_size > max_item_size) {
+            throw_error(errc::value_too_large,
+                        fmt::format("memory: '{}': a value takes at most {} bytes, not {}",
+                                    key, max_item_size, value_size));
+        }
+        auto const need = charge_for(key.size(), value_size, object);
+        if (max_bytes != unbounded && need > max_bytes) {
             throw_error(errc::value_too_large,
                         fmt::format("memory: '{}' needs {} bytes, over the per-shard budget of {}",
-                                    key, charge(key.size(), value_size), max_bytes));
+                                    key, need, max_bytes));
         }
     }
 
-    /// Replaces the value of a live entry.
-    /// Replaces what a live entry holds: bytes, or an object (then `value` is empty).
-    void assign(entry& e, std::size_t key_size, std::string&& value,
-                object_ptr&& object = nullptr) noexcept {
-        bytes -= charge(key_size, e.payload());
-        e.value = std::move(value);
-        e.object = std::move(object);
-        bytes += charge(key_size, e.payload());
-        e.version = ++next_version;
+    static void check_key_size(std::string_view key) {
+        if (key.size() > max_item_size) {
+            throw_error(errc::value_too_large,
+                        fmt::format("memory: a key takes at most {} bytes, not {} ('{}...')",
+                                    max_item_size, key.size(), key.substr(0, 64)));
+        }
     }
 
-    /// Inserts an entry known to be absent.
-    auto insert(std::string&& key, std::string&& value, object_ptr&& object = nullptr) -> entry& {
-        auto [it, inserted] = map.try_emplace(std::move(key));
-        entry& e = it->second;
-        e.key = &it->first;
-        e.value = std::move(value);
-        e.object = std::move(object);
-        e.version = ++next_version;
-        if (track_lru) {
-            e.lru_hook::insert_before(lru.next);
+    /// Replaces what a live entry holds: bytes, or an object when `object` is set. Returns
+    /// the entry, which moves to a new block unless the new bytes are as long as the old.
+    auto assign(entry* e, std::string_view value, object_ptr&& object = nullptr) -> entry* {
+        if (object == nullptr && !e->holds_object() && e->tail == value.size()) {
+            std::memcpy(e->base() + memory_entry_header + e->key_size, value.data(),
+                        value.size());
+        } else {
+            entry* fresh = make_entry(e->hash, e->key(), value, std::move(object));
+            fresh->expires_at = e->expires_at;
+            if (e->lru.linked()) {
+                fresh->lru.insert_before(&e->lru);
+                e->lru.unlink();
+            }
+            if (e->ttl.linked()) {
+                fresh->ttl.insert_before(&e->ttl);
+                e->ttl.unlink();
+            }
+            map.replace(e, fresh);
+            bytes -= charge(*e);
+            bytes += charge(*fresh);
+            destroy(e);
+            e = fresh;
         }
-        bytes += charge(it->first.size(), e.payload());
+        e->version = ++next_version;
         return e;
     }
 
-    /// Stores `value` (or `object`) under `k` (key bytes in `key`), replacing any entry and
-    /// its TTL.
-    auto store(lookup_key k, std::string&& key, std::string&& value, expiry ttl, lazy_now& now,
-               object_ptr&& object = nullptr) -> entry& {
+    /// Inserts an entry known to be absent.
+    auto insert(lookup_key k, std::string_view value, object_ptr&& object = nullptr)
+        -> entry* {
+        map.reserve_one();
+        entry* e = make_entry(static_cast<std::uint32_t>(k.hash), k.key, value, std::move(object));
+        map.link(e);
+        e->version = ++next_version;
+        if (track_lru) {
+            e->lru.insert_before(lru.next);
+        }
+        bytes += charge(*e);
+        return e;
+    }
+
+    /// Stores `value` (or `object`) under `k`, replacing any entry and its TTL.
+    auto store(lookup_key k, std::string_view value, expiry ttl, lazy_now& now,
+               object_ptr&& object = nullptr) -> entry* {
         entry* e = find_live(k, now);
         if (e != nullptr) {
-            assign(*e, k.key.size(), std::move(value), std::move(object));
+            e = assign(e, value, std::move(object));
             touch(*e);
         } else {
-            e = &insert(std::move(key), std::move(value), std::move(object));
+            e = insert(k, value, std::move(object));
         }
         set_ttl(*e, ttl, now);
-        return *e;
+        return e;
     }
 
     /// Evicts least recently used entries, never `keep`, until the bounds hold; then runs the
@@ -285,7 +487,7 @@ struct alignas(64) shard {
             } else {
                 ++evictions;
             }
-            erase(*victim);
+            erase(victim);
         }
         if (sweep_every != 0 && ++writes_since_sweep >= sweep_every) {
             writes_since_sweep = 0;
@@ -304,15 +506,15 @@ struct alignas(64) shard {
         sweep_result r;
         std::size_t const limit = std::min(budget, ttl_count);
         while (r.examined < limit) {
-            entry* e = as_entry(expiring.next);
+            entry* e = ttl_entry(expiring.next);
             ++r.examined;
             if (e->expires_at <= now()) {
-                erase(*e);
+                erase(e);
                 ++expirations;
                 ++r.reclaimed;
             } else {
-                e->ttl_hook::unlink();
-                e->ttl_hook::insert_before(&expiring);
+                e->ttl.unlink();
+                e->ttl.insert_before(&expiring);
             }
         }
         return r;
@@ -338,11 +540,12 @@ struct alignas(64) shard {
 /// True when the entry holds `expected`: as bytes, or as a string object (a lease token
 /// written by a cache that keeps objects).
 auto holds(entry const& e, std::string const& expected) -> bool {
-    if (!e.object) {
-        return e.value == expected;
+    if (!e.holds_object()) {
+        return e.value() == expected;
     }
-    return e.object->type() == typeid(std::string) &&
-           static_cast<detail::held<std::string> const&>(*e.object).value == expected;
+    auto const& object = *e.object();
+    return object.type() == typeid(std::string) &&
+           static_cast<asiocache::detail::held<std::string> const&>(object).value == expected;
 }
 
 auto parse_int(std::string_view text) -> std::optional<std::int64_t> {
@@ -419,12 +622,12 @@ struct memory_backend::impl {
             ++s->misses;
             return;
         }
-        if (e->object) {
+        if (e->holds_object()) {
             throw_holds_object("get", key);
         }
         ++s->hits;
         s->touch(*e);
-        out.emplace(e->value);
+        out.emplace(e->value());
     }
 
     void set(std::string&& key, std::string&& value, expiry ttl) {
@@ -432,8 +635,8 @@ struct memory_backend::impl {
         s->check_size(key, value.size());
         lazy_now now(*clock);
         std::lock_guard lock(s->mutex);
-        entry& e = s->store(k, std::move(key), std::move(value), ttl, now);
-        after_write(*s, &e, now);
+        entry* e = s->store(k, value, ttl, now);
+        after_write(*s, e, now);
     }
 
     template <class F>
@@ -502,9 +705,9 @@ auto memory_backend::add(std::string key, std::string value, expiry ttl, deadlin
     {
         std::lock_guard lock(s->mutex);
         if (s->find_live(k, now) == nullptr) {
-            entry& e = s->insert(std::move(key), std::move(value));
-            s->set_ttl(e, ttl, now);
-            impl_->after_write(*s, &e, now);
+            entry* e = s->insert(k, value);
+            s->set_ttl(*e, ttl, now);
+            impl_->after_write(*s, e, now);
             co_return;
         }
     }
@@ -516,7 +719,7 @@ auto memory_backend::remove(std::string key, deadline /*dl*/) -> task<std::size_
         if (e == nullptr) {
             return 0;
         }
-        s.erase(*e);
+        s.erase(e);
         return 1;
     });
 }
@@ -528,23 +731,24 @@ auto memory_backend::exists(std::string key, deadline /*dl*/) -> task<bool> {
 
 auto memory_backend::increment(std::string key, std::int64_t delta, deadline /*dl*/)
     -> task<std::int64_t> {
+    shard::check_key_size(key);
     enum class outcome { ok, not_a_number, overflow };
     std::int64_t result = 0;
-    auto bump = [&](shard& s, lookup_key, entry* e, lazy_now& now) -> outcome {
+    auto bump = [&](shard& s, lookup_key k, entry* e, lazy_now& now) -> outcome {
         if (e == nullptr) {
             result = delta;
-            entry& created = s.insert(std::string(key), fmt::format("{}", delta));
-            impl_->after_write(s, &created, now);
+            entry* created = s.insert(k, fmt::format("{}", delta));
+            impl_->after_write(s, created, now);
             return outcome::ok;
         }
-        auto current = e->object ? std::nullopt : parse_int(e->value);
+        auto current = e->holds_object() ? std::nullopt : parse_int(e->value());
         if (!current) {
             return outcome::not_a_number;
         }
         if (__builtin_add_overflow(*current, delta, &result)) {
             return outcome::overflow;
         }
-        s.assign(*e, key.size(), fmt::format("{}", result));
+        e = s.assign(e, fmt::format("{}", result));
         s.touch(*e);
         impl_->after_write(s, e, now);
         return outcome::ok;
@@ -592,19 +796,16 @@ auto memory_backend::clear(std::string ns, deadline /*dl*/) -> task<std::size_t>
     for (std::size_t i = 0; i < impl_->shard_count; ++i) {
         shard& s = impl_->shards[i];
         std::lock_guard lock(s.mutex);
-        for (auto it = s.map.begin(); it != s.map.end();) {
-            auto next = std::next(it);
-            if (it->first.starts_with(prefix)) {
-                entry const& e = it->second;
-                if (e.expires() && e.expires_at <= now()) {
+        s.map.for_each([&](entry* e) {
+            if (e->key().starts_with(prefix)) {
+                if (e->expires() && e->expires_at <= now()) {
                     ++s.expirations;
                 } else {
                     ++removed;
                 }
-                s.erase(it);
+                s.erase(e);
             }
-            it = next;
-        }
+        });
     }
     co_return removed;
 }
@@ -626,12 +827,12 @@ auto memory_backend::gets(std::string key, deadline /*dl*/)
                 ++s.misses;
                 return std::nullopt;
             }
-            if (e->object) {
-                throw_holds_object("gets", *e->key);
+            if (e->holds_object()) {
+                throw_holds_object("gets", e->key());
             }
             ++s.hits;
             s.touch(*e);
-            return versioned_bytes{e->value, e->version};
+            return versioned_bytes{std::string(e->value()), e->version};
         });
 }
 
@@ -645,7 +846,7 @@ auto memory_backend::cas(std::string key, std::string value, std::uint64_t token
     if (e == nullptr || e->version != token) {
         co_return false;
     }
-    s->assign(*e, key.size(), std::move(value));
+    e = s->assign(e, value);
     s->touch(*e);
     s->set_ttl(*e, ttl, now);
     impl_->after_write(*s, e, now);
@@ -658,7 +859,7 @@ auto memory_backend::remove_if_equal(std::string key, std::string expected, dead
         if (e == nullptr || !holds(*e, expected)) {
             return false;
         }
-        s.erase(*e);
+        s.erase(e);
         return true;
     });
 }
@@ -691,12 +892,12 @@ auto memory_backend::lookup(std::string const& key) -> object_lookup {
         ++s.hits;
         s.touch(*e);
         out.version = e->version;
-        if (e->object) {
+        if (e->holds_object()) {
             out.what = object_lookup::state::object;
-            out.object = e->object;
+            out.object = e->object();
         } else {
             out.what = object_lookup::state::bytes;
-            out.bytes = e->value;
+            out.bytes = std::string(e->value());
         }
     });
     return out;
@@ -713,7 +914,7 @@ auto memory_backend::put_now(std::string key, object_ptr obj, expiry ttl, put_mo
         throw_error(errc::invalid_argument, "memory: put of a null object");
     }
     auto [s, k] = impl_->locate(key);
-    s->check_size(key, obj->bytes());
+    s->check_size(key, obj->bytes(), true);
     lazy_now now(*impl_->clock);
     std::lock_guard lock(s->mutex);
     entry* e = s->find_live(k, now);
@@ -732,10 +933,10 @@ auto memory_backend::put_now(std::string key, object_ptr obj, expiry ttl, put_mo
             break;
     }
     if (e != nullptr) {
-        s->assign(*e, k.key.size(), std::string{}, std::move(obj));
+        e = s->assign(e, {}, std::move(obj));
         s->touch(*e);
     } else {
-        e = &s->insert(std::move(key), std::string{}, std::move(obj));
+        e = s->insert(k, {}, std::move(obj));
     }
     s->set_ttl(*e, ttl, now);
     impl_->after_write(*s, e, now);
@@ -747,7 +948,7 @@ auto memory_backend::forget(std::string const& key) -> bool {
         if (e == nullptr) {
             return false;
         }
-        s.erase(*e);
+        s.erase(e);
         return true;
     });
 }

@@ -7,6 +7,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,11 +19,46 @@
 /// The in-process memory backend: the embedded default, shared safely between threads.
 namespace asiocache::backends {
 
-/// Bytes each entry is charged on top of its key and value when `max_bytes` is enforced and
-/// reported: the table node (key and value string headers, expiry, version, LRU and expiry
-/// list links, cached hash), its bucket slot, and allocator rounding. Key and value bytes
-/// beyond the short-string buffer are charged by their length.
-inline constexpr std::size_t memory_entry_overhead = 176;
+/// The header of a memory entry (64-bit targets): list links, bucket chain, expiry, version,
+/// hash and lengths. An entry is one heap block: this header, then its key's bytes, then its
+/// value's bytes (or, for a kept object, a pointer to it). Keys and values take at most
+/// 4 GiB - 2 bytes each.
+inline constexpr std::size_t memory_entry_header = 68;
+
+/// What an entry's heap block of `size` bytes is charged: the block as glibc's malloc lays it
+/// out (an 8-byte header, 16-byte granules, 32 bytes at least; an estimate under other
+/// allocators), plus one bucket slot of its table.
+constexpr auto memory_block_charge(std::size_t size) noexcept -> std::size_t {
+    return std::max<std::size_t>(32, (size + 8 + 15) / 16 * 16) + sizeof(void*);
+}
+
+/// The bytes an entry with a key of `key_size` bytes and a value of `value_size` bytes is
+/// charged when `max_bytes` is enforced and reported: its block as the allocator rounds it,
+/// and one bucket slot. (A table doubles its buckets as it grows and never shrinks them, so it
+/// holds one to two slots per entry while it grows, more after many removals.) A kept object
+/// is charged the block holding its pointer plus its estimated size (`object_size`).
+constexpr auto memory_entry_charge(std::size_t key_size, std::size_t value_size) noexcept
+    -> std::size_t {
+    // 72: the whole header struct, for a key and value of fewer than 4 bytes.
+    return memory_block_charge(
+        std::max<std::size_t>(memory_entry_header + key_size + value_size, 72));
+}
+
+/// The bytes an entry keeping an object is charged: the block holding its key of `key_size`
+/// bytes and the (shared) pointer to the object, aligned, and the object's estimated size
+/// `object_bytes` (`object_size`).
+constexpr auto memory_object_charge(std::size_t key_size, std::size_t object_bytes) noexcept
+    -> std::size_t {
+    constexpr std::size_t align = alignof(void*);
+    constexpr std::size_t pointer = 2 * sizeof(void*);
+    std::size_t const block = (memory_entry_header + key_size + align - 1) / align * align + pointer;
+    return memory_block_charge(std::max<std::size_t>(block, 72)) + object_bytes;
+}
+
+/// The most `memory_entry_charge` adds to a key and a byte value: 68 bytes of header, 8 of
+/// allocator header, up to 15 of rounding, and the bucket slot. (A kept object's block adds up
+/// to 23 bytes more: the pointer to it, aligned.)
+inline constexpr std::size_t memory_entry_overhead = memory_entry_header + 8 + 15 + sizeof(void*);
 
 /// Settings of a memory backend. Built with designated initializers:
 /// `make_memory_backend({.max_entries = 100'000})`.
@@ -31,7 +67,7 @@ struct memory_options {
     /// The budget is split evenly across shards (each shard evicts from its own LRU list), and
     /// the shard count is lowered to at most `max_entries` so that every shard holds one.
     std::size_t max_entries = 0;
-    /// Most bytes kept, counting key + value + `memory_entry_overhead` per entry; the least
+    /// Most bytes kept, counting `memory_entry_charge` per entry (objects: their estimated size and the block that points to them); the least
     /// recently used entries are evicted beyond it. Default 0: unbounded. The budget is split
     /// evenly across shards, so a single entry larger than `max_bytes / shards` fails with
     /// `errc::value_too_large` (use `shards = 1` for one exact budget).
@@ -57,11 +93,12 @@ struct memory_stats {
     std::uint64_t evictions = 0;    ///< Live entries dropped to stay within the bounds.
     std::uint64_t expirations = 0;  ///< Expired entries reclaimed (lazily, by sweeps or eviction).
     std::uint64_t entries = 0;      ///< Entries held now, expired ones not yet reclaimed included.
-    std::uint64_t bytes = 0;        ///< Their size: key + value + `memory_entry_overhead` each.
+    std::uint64_t bytes = 0;        ///< Their size: `memory_entry_charge` each.
 };
 
-/// An in-process cache: sharded hash tables, each behind its own mutex with an intrusive LRU
-/// list, millisecond TTLs on an injectable clock, and optional entry and byte bounds.
+/// An in-process cache: sharded hash tables of one-block entries, each behind its own mutex
+/// with an intrusive LRU list, millisecond TTLs on an injectable clock, and optional entry and
+/// byte bounds.
 ///
 /// Every operation completes at once, on the caller's thread: there is no I/O and no timer,
 /// so deadlines are met trivially (`traits().enforces_deadlines` is true) and `try_get`
