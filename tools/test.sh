@@ -8,7 +8,9 @@
 #   bash tools/test.sh --quick    release build only
 #
 # Build trees: build/release, build/asan, build/tsan. ASIOCACHE_REQUIRE_SERVERS=1 makes a test
-# that cannot find a server binary fail instead of skip (CI sets it).
+# that cannot find a server binary fail instead of skip (CI sets it). In the release tree the
+# library, tools and benchmarks compile at -O3 and the test sources at -O1
+# (ASIOCACHE_TEST_OPTIMIZATION), which takes a third less compile time.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
