@@ -7,7 +7,9 @@
 // twice against a simulated API (latency 20-80 ms, a token bucket, a call counter): once
 // calling the API directly, once through `asiocache::cached` with a 60 s TTL and a key built
 // from the channel and the ts only. Each fetch makes a new client object, which the key
-// leaves out. Concurrent fetches of one thread share one API call (single-flight).
+// leaves out. Concurrent fetches of one thread share one API call (single-flight). A refused
+// call carries Slack's Retry-After; the clients of the workspace then hold back until it has
+// passed, failing at once without calling the API.
 //
 //   slack_replies_demo [--url memory:// | redis://127.0.0.1:6379 | memcached://127.0.0.1:11211]
 //
@@ -44,6 +46,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -83,9 +86,13 @@ struct replies {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(replies, channel, thread_ts, messages)
 
-/// Slack's `{"ok": false, "error": "ratelimited"}`, with HTTP 429.
+/// Slack's `{"ok": false, "error": "ratelimited"}`, with HTTP 429 and a `Retry-After` header:
+/// the whole seconds to wait before calling the method again.
 struct ratelimited : std::runtime_error {
-    ratelimited() : std::runtime_error("ratelimited") {}
+    explicit ratelimited(std::chrono::seconds wait)
+        : std::runtime_error(fmt::format("ratelimited (Retry-After: {})", wait.count())),
+          retry_after(wait) {}
+    std::chrono::seconds retry_after;
 };
 
 /// One workspace's view of the Web API: latency, a Tier 3 token bucket, and counters.
@@ -100,11 +107,12 @@ public:
         ++calls_;
         auto ex = co_await asio::this_coro::executor;
         if (!take_token()) {
-            // Refused at once, as an HTTP 429 is.
+            // Refused at once, as an HTTP 429 is, saying when the bucket has a token again.
+            auto wait = retry_after();
             asio::steady_timer t(ex, 2ms);
             co_await t.async_wait(asio::use_awaitable);
             ++ratelimited_;
-            throw ratelimited();
+            throw ratelimited(wait);
         }
         asio::steady_timer t(ex, std::chrono::milliseconds(latency_(rng_)));
         co_await t.async_wait(asio::use_awaitable);
@@ -120,16 +128,26 @@ public:
     [[nodiscard]] auto ratelimited_calls() const -> int { return ratelimited_; }
 
 private:
-    auto take_token() -> bool {
+    void refill() {
         auto now = std::chrono::steady_clock::now();
         std::chrono::duration<double, std::ratio<60>> elapsed = now - last_;
         last_ = now;
         tokens_ = std::min(burst, tokens_ + elapsed.count() * per_minute);
+    }
+
+    auto take_token() -> bool {
+        refill();
         if (tokens_ < 1) {
             return false;
         }
         tokens_ -= 1;
         return true;
+    }
+
+    /// Whole seconds until the bucket holds a token again, at least 1 (the header's unit).
+    [[nodiscard]] auto retry_after() const -> std::chrono::seconds {
+        double seconds = (1 - tokens_) * 60 / per_minute;
+        return std::chrono::seconds(std::max(1L, static_cast<long>(std::ceil(seconds))));
     }
 
     double tokens_ = burst;
@@ -140,17 +158,64 @@ private:
     std::uniform_int_distribution<int> latency_{20, 80};
 };
 
+/// The bot's side of the rate limit, shared by every client of one workspace. Slack asks apps
+/// to wait out a 429's Retry-After before calling the method again: after one, the gate refuses
+/// calls itself, without reaching the API, until then.
+class retry_after_gate {
+public:
+    /// Throws `ratelimited`, with the seconds still to wait, while a Retry-After runs.
+    void check() {
+        auto now = std::chrono::steady_clock::now();
+        if (now < until_) {
+            ++held_back_;
+            throw ratelimited(std::chrono::ceil<std::chrono::seconds>(until_ - now));
+        }
+    }
+
+    /// A 429 came back: no calls until its Retry-After has passed.
+    void note(ratelimited const& e) {
+        until_ = std::max(until_, std::chrono::steady_clock::now() + e.retry_after);
+        last_retry_after_ = e.retry_after;
+    }
+
+    /// Calls refused here, which never reached the API.
+    [[nodiscard]] auto held_back() const -> int { return held_back_; }
+    /// The Retry-After of the last 429 (0 if there was none).
+    [[nodiscard]] auto last_retry_after() const -> std::chrono::seconds {
+        return last_retry_after_;
+    }
+
+private:
+    std::chrono::steady_clock::time_point until_{};
+    std::chrono::seconds last_retry_after_{0};
+    int held_back_ = 0;
+};
+
+/// One workspace, as the bot sees it: the API, and the bot's Retry-After gate for it.
+struct workspace {
+    std::shared_ptr<slack_api> api = std::make_shared<slack_api>();
+    std::shared_ptr<retry_after_gate> gate = std::make_shared<retry_after_gate>();
+};
+
 /// A Web API client, made afresh for every fetch (as a bot framework hands one to each event
-/// handler). It has no formatter: it cannot be part of a cache key, and need not be.
+/// handler), sharing its workspace's API and gate. It has no formatter: it cannot be part of a
+/// cache key, and need not be.
 struct slack_client {
     std::shared_ptr<slack_api> api;
+    std::shared_ptr<retry_after_gate> gate;
     std::string token;
 };
 
-/// The function the bot memoizes.
+/// The function the bot memoizes. It honours Retry-After: while one runs, it fails at once.
 auto fetch_replies(std::shared_ptr<slack_client> client, std::string channel, std::string ts)
     -> task<replies> {
-    co_return co_await client->api->conversations_replies(std::move(channel), std::move(ts));
+    client->gate->check();
+    try {
+        co_return co_await client->api->conversations_replies(std::move(channel), std::move(ts));
+    } catch (ratelimited const& e) {
+        client->gate->note(e);
+        throw;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,8 +225,9 @@ struct run_result {
     int fetches = 0;
     int ok = 0;
     int failed = 0;
-    int api_calls = 0;
-    int api_ratelimited = 0;
+    int api_calls = 0;        ///< Calls that reached the API,
+    int api_ratelimited = 0;  ///< and of those, the ones refused with a 429.
+    int held_back = 0;        ///< Calls the Retry-After gate refused without calling the API.
     std::chrono::milliseconds wall{};
 };
 
@@ -183,23 +249,28 @@ void run_until(asio::io_context& io, Done done) {
 }
 
 /// Starts fetches `begin` to `end` of the burst (all `fetches` by default) concurrently through
-/// `fetch` and runs them all to completion.
+/// `fetch` on workspace `ws` and runs them all to completion. The API counts are this burst's.
 template <class Fetch>
-auto burst(asio::io_context& io, std::shared_ptr<slack_api> api, Fetch fetch, int begin = 0,
+auto burst(asio::io_context& io, workspace const& ws, Fetch fetch, int begin = 0,
            int end = fetches) -> run_result {
     run_result r;
     r.fetches = end - begin;
+    auto const calls_before = ws.api->calls();
+    auto const ratelimited_before = ws.api->ratelimited_calls();
+    auto const held_back_before = ws.gate->held_back();
     auto start = std::chrono::steady_clock::now();
     for (int i = begin; i < end; ++i) {
-        auto client = std::make_shared<slack_client>(slack_client{api, fmt::format("xoxb-{}", i)});
+        auto client = std::make_shared<slack_client>(
+            slack_client{ws.api, ws.gate, fmt::format("xoxb-{}", i)});
         asio::co_spawn(io, fetch(std::move(client), channel_of(i), ts_of(i)),
                        [&r](std::exception_ptr e, replies const&) { ++(e ? r.failed : r.ok); });
     }
     run_until(io, [&r] { return r.ok + r.failed >= r.fetches; });
     r.wall = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
-    r.api_calls = api->calls();
-    r.api_ratelimited = api->ratelimited_calls();
+    r.api_calls = ws.api->calls() - calls_before;
+    r.api_ratelimited = ws.api->ratelimited_calls() - ratelimited_before;
+    r.held_back = ws.gate->held_back() - held_back_before;
     return r;
 }
 
@@ -226,6 +297,7 @@ void print_summary(run_result const& plain, run_result const& memo, std::string_
     row("  failed (ratelimited)", plain.failed, memo.failed);
     row("API calls made", plain.api_calls, memo.api_calls);
     row("  refused with 429", plain.api_ratelimited, memo.api_ratelimited);
+    row("held back by Retry-After", plain.held_back, memo.held_back);
     row("wall time (ms)", plain.wall.count(), memo.wall.count());
     fmt::print("\ncache: {}, {} lookups, {} hits ({:.1f}%)\n", url.empty() ? "memory://" : url,
                lookups.lookups, lookups.hits, 100 * lookups.hit_ratio());
@@ -343,7 +415,7 @@ auto run_share(asiocache::cache_config cfg, bool lease, int begin, int end, int 
     }
     ::close(start_fd);
 
-    auto r = burst(io, std::make_shared<slack_api>(), memo, begin, end);
+    auto r = burst(io, workspace{}, memo, begin, end);
     bool closed = false;
     asio::co_spawn(io, cache.close(), [&](std::exception_ptr) { closed = true; });
     run_until(io, [&closed] { return closed; });
@@ -645,7 +717,7 @@ auto main(int argc, char** argv) -> int {
         asio::io_context io;
 
         // Run 1: straight to the API.
-        auto plain = burst(io, std::make_shared<slack_api>(), fetch_replies);
+        auto plain = burst(io, workspace{}, fetch_replies);
 
         // Run 2: the same burst through cached(), on a fresh rate-limit bucket.
         auto cache = make_demo_cache(url, io.get_executor());
@@ -654,7 +726,7 @@ auto main(int argc, char** argv) -> int {
                                       {.key_prefix = "replies",
                                        .key_builder = asiocache::key_from_args<1, 2>(),
                                        .ttl = 60s});
-        auto cached_run = burst(io, std::make_shared<slack_api>(), memo);
+        auto cached_run = burst(io, workspace{}, memo);
 
         auto first = memo.stats();
         print_summary(plain, cached_run, url, lookups.stats());
@@ -662,7 +734,7 @@ auto main(int argc, char** argv) -> int {
                    first.upstream_calls, first.shared);
 
         // Run 3: the same burst again, within the TTL: every fetch is a cache hit.
-        auto again = burst(io, std::make_shared<slack_api>(), memo);
+        auto again = burst(io, workspace{}, memo);
         fmt::print("the same burst again within the 60 s TTL: {} API calls, {} cache hits, "
                    "{} failures, {} ms\n",
                    again.api_calls, memo.stats().hits - first.hits, again.failed,
