@@ -11,10 +11,16 @@
 // call carries Slack's Retry-After; the clients of the workspace then hold back until it has
 // passed, failing at once without calling the API.
 //
+// Then fail-safe: a `cached` with a 1 s TTL and `fail_safe_max`, warmed, is fired at past its
+// TTL while the API refuses (a backfill has emptied the bucket): once as the calls get 429,
+// once while the clients hold back. Every fetch is served the last good replies. The same
+// burst through a `cached` without fail-safe fails, for contrast.
+//
 //   slack_replies_demo [--url memory:// | redis://127.0.0.1:6379 | memcached://127.0.0.1:11211]
 //
 // Exits 0 when the cached run made exactly one API call per thread, a second cached burst
-// made none, and no cached fetch failed.
+// made none, no cached fetch failed, and past the TTL no fail-safe fetch failed while some
+// were served stale (and the contrast did fail).
 //
 //   slack_replies_demo --processes N --url redis://127.0.0.1:6379 | memcached://127.0.0.1:11211
 //                      | redis-cluster://127.0.0.1:7000,127.0.0.1:7001
@@ -126,6 +132,13 @@ public:
 
     [[nodiscard]] auto calls() const -> int { return calls_; }
     [[nodiscard]] auto ratelimited_calls() const -> int { return ratelimited_; }
+
+    /// Another job of the same app, a backfill of old threads, has just used up this method's
+    /// budget in the workspace: the bucket is empty.
+    void spend_all() {
+        refill();
+        tokens_ = 0;
+    }
 
 private:
     void refill() {
@@ -301,6 +314,94 @@ void print_summary(run_result const& plain, run_result const& memo, std::string_
     row("wall time (ms)", plain.wall.count(), memo.wall.count());
     fmt::print("\ncache: {}, {} lookups, {} hits ({:.1f}%)\n", url.empty() ? "memory://" : url,
                lookups.lookups, lookups.hits, 100 * lookups.hit_ratio());
+}
+
+/// Runs `io` for `d`, so that a network backend's connection is served meanwhile.
+void pause(asio::io_context& io, std::chrono::milliseconds d) {
+    asio::steady_timer timer(io, d);
+    bool done = false;
+    timer.async_wait([&done](boost::system::error_code) { done = true; });
+    run_until(io, [&done] { return done; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fail-safe: past a short TTL, while the API refuses, the last good replies are served.
+
+constexpr auto short_ttl = 1s;
+constexpr auto fail_safe_max = 10min;
+
+/// Removes the burst's threads from `memo`'s cache.
+template <class Memo>
+auto forget_threads(Memo memo) -> task<void> {
+    for (int i = 0; i < threads; ++i) {
+        co_await memo.invalidate(nullptr, channel_of(i), ts_of(i));
+    }
+}
+
+/// Warms a `cached` with a 1 s TTL and `fail_safe_max` on `cache`, lets the TTL pass while a
+/// backfill empties the bucket, and fires the burst twice: once as the API answers 429, once
+/// while the client holds back for its Retry-After. Then the same burst through a `cached`
+/// without fail-safe, for contrast. True when every fail-safe fetch got replies, some of them
+/// stale, and the contrast failed.
+auto fail_safe_scene(asio::io_context& io, asiocache::cache const& cache) -> bool {
+    workspace ws;
+    auto safe = asiocache::cached(cache, fetch_replies,
+                                  {.key_prefix = "replies-fail-safe",
+                                   .key_builder = asiocache::key_from_args<1, 2>(),
+                                   .ttl = short_ttl,
+                                   .fail_safe_max = fail_safe_max});
+    // Without fail-safe a result leaves the cache with its TTL: past it, this one holds what a
+    // warmed one would hold by then, nothing.
+    auto plain = asiocache::cached(cache, fetch_replies,
+                                   {.key_prefix = "replies-no-fail-safe",
+                                    .key_builder = asiocache::key_from_args<1, 2>(),
+                                    .ttl = short_ttl});
+
+    auto warm = burst(io, ws, safe, 0, threads);
+    pause(io, short_ttl + 100ms);
+    ws.api->spend_all();
+
+    auto stale_before = safe.stats().fail_safe;
+    auto refused = burst(io, ws, safe);
+    auto stale_refused = safe.stats().fail_safe - stale_before;
+    auto held = burst(io, ws, safe);
+    auto stale_held = safe.stats().fail_safe - stale_before - stale_refused;
+    auto without = burst(io, ws, plain);
+    // A server would keep the fail-safe copies for fail_safe_max: they go now.
+    bool forgotten = false;
+    asio::co_spawn(io, forget_threads(safe), [&](std::exception_ptr) { forgotten = true; });
+    run_until(io, [&forgotten] { return forgotten; });
+
+    fmt::print("\nFail-safe: cached() with a {} s TTL and fail_safe_max = {} min, warmed with {} "
+               "API calls ({} failed).\n{} ms later the TTL has passed, and a backfill of old "
+               "threads has used up the workspace's budget.\n",
+               short_ttl.count(), fail_safe_max.count(), warm.api_calls, warm.failed,
+               (short_ttl + 100ms).count());
+    fmt::print("\n{:<28}{:>16}{:>16}{:>20}\n", "", "with fail-safe", "again at once",
+               "without fail-safe");
+    auto row = [](std::string_view name, auto a, auto b, auto c) {
+        fmt::print("{:<28}{:>16}{:>16}{:>20}\n", name, a, b, c);
+    };
+    row("fetches", refused.fetches, held.fetches, without.fetches);
+    row("  served stale (fail-safe)", stale_refused, stale_held, 0);
+    row("  failed (ratelimited)", refused.failed, held.failed, without.failed);
+    row("API calls made", refused.api_calls, held.api_calls, without.api_calls);
+    row("  refused with 429", refused.api_ratelimited, held.api_ratelimited,
+        without.api_ratelimited);
+    row("held back by Retry-After", refused.held_back, held.held_back, without.held_back);
+    row("wall time (ms)", refused.wall.count(), held.wall.count(), without.wall.count());
+    fmt::print("\nRetry-After: {} s on the 429s; until it passed, the workspace's clients held "
+               "back {} calls without reaching the API.\n",
+               ws.gate->last_retry_after().count(), ws.gate->held_back());
+
+    auto stale = stale_refused + stale_held;
+    auto failed = refused.failed + held.failed;
+    bool ok = failed == 0 && stale_refused > 0 && stale_held > 0 && without.failed > 0;
+    fmt::print("{}: with fail_safe_max, {} of {} fetches past the TTL were served stale and {} "
+               "failed; without it, {} of {} failed.\n",
+               ok ? "OK" : "UNEXPECTED", stale, refused.fetches + held.fetches, failed,
+               without.failed, without.fetches);
+    return ok;
 }
 
 
@@ -739,16 +840,19 @@ auto main(int argc, char** argv) -> int {
                    "{} failures, {} ms\n",
                    again.api_calls, memo.stats().hits - first.hits, again.failed,
                    again.wall.count());
-        // Network backends hold connections: close them before the io_context goes.
-        bool closed = false;
-        asio::co_spawn(io, cache.close(), [&](std::exception_ptr) { closed = true; });
-        run_until(io, [&closed] { return closed; });
-
         bool ok = cached_run.api_calls == threads && cached_run.failed == 0 &&
                   again.api_calls == 0 && again.failed == 0;
         fmt::print("\n{}: with cached(), {} API calls for {} threads and {} failures.\n",
                    ok ? "OK" : "UNEXPECTED", cached_run.api_calls, threads, cached_run.failed);
-        return ok ? 0 : 1;
+
+        // Run 4: past a short TTL while the API refuses, with and without fail-safe.
+        bool safe_ok = fail_safe_scene(io, cache);
+
+        // Network backends hold connections: close them before the io_context goes.
+        bool closed = false;
+        asio::co_spawn(io, cache.close(), [&](std::exception_ptr) { closed = true; });
+        run_until(io, [&closed] { return closed; });
+        return ok && safe_ok ? 0 : 1;
     } catch (std::exception const& e) {
         fmt::print(stderr, "slack_replies_demo: {}\n", e.what());
         return 2;

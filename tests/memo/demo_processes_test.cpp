@@ -2,11 +2,14 @@
 // The README demo across processes, end to end: `slack_replies_demo --processes 4` against real
 // redis-server and memcached processes (local_server: 127.0.0.1, free ports). With the lease,
 // the four processes make one API call per thread between them, 20 in all; usage errors exit 2
-// and start nothing.
+// and start nothing. Also the demo's one-process mode, without a server and on each server: its
+// fail-safe scene serves every fetch past the TTL stale while the API refuses, and honours the
+// 429s' Retry-After.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -60,6 +63,89 @@ auto totals_of(std::string const& out) -> std::optional<totals> {
     return std::nullopt;
 }
 
+// The numbers of the row `label` of the first table after the line starting with `after`.
+auto row_after(std::string const& out, std::string_view after, std::string_view label)
+    -> std::optional<std::vector<long>> {
+    std::istringstream lines(out);
+    std::string line;
+    bool seen = false;
+    while (std::getline(lines, line)) {
+        if (!seen) {
+            seen = line.starts_with(after);
+            continue;
+        }
+        // Labels are padded to 28 columns; the numbers follow.
+        if (line.size() > 28 && line.starts_with(label) &&
+            line.find_first_not_of(' ', label.size()) >= 28) {
+            std::istringstream row(line.substr(28));
+            std::vector<long> numbers;
+            long n = 0;
+            while (row >> n) {
+                numbers.push_back(n);
+            }
+            return numbers;
+        }
+    }
+    return std::nullopt;
+}
+
+// The fail-safe scene's rows; columns: with fail-safe as the API answers 429, with fail-safe
+// while the client holds back, without fail-safe.
+auto fail_safe_row(std::string const& out, std::string_view label) -> std::vector<long> {
+    return row_after(out, "Fail-safe:", label).value_or(std::vector<long>{});
+}
+
+// What every run of the one-process demo promises, whatever the cache: the first scenes' result,
+// then past the TTL every fetch served stale with fail-safe and none failed, and every fetch
+// failed without it.
+void expect_fail_safe_scene(process_result const& r) {
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_TRUE(contains(r.out, "OK: with cached(), 20 API calls for 20 threads and 0 failures."))
+        << r.out;
+    EXPECT_EQ(fail_safe_row(r.out, "fetches"), (std::vector<long>{1000, 1000, 1000})) << r.out;
+    EXPECT_EQ(fail_safe_row(r.out, "  served stale (fail-safe)"),
+              (std::vector<long>{1000, 1000, 0}))
+        << r.out;
+    EXPECT_EQ(fail_safe_row(r.out, "  failed (ratelimited)"), (std::vector<long>{0, 0, 1000}))
+        << r.out;
+    EXPECT_TRUE(contains(r.out, "OK: with fail_safe_max, 2000 of 2000 fetches past the TTL were "
+                                "served stale and 0 failed; without it, 1000 of 1000 failed."))
+        << r.out;
+
+    // The first burst reaches the API and gets 429s; the next two are held back, all of them.
+    auto calls = fail_safe_row(r.out, "API calls made");
+    auto refused = fail_safe_row(r.out, "  refused with 429");
+    auto held = fail_safe_row(r.out, "held back by Retry-After");
+    ASSERT_EQ(calls.size(), 3U) << r.out;
+    ASSERT_EQ(refused.size(), 3U) << r.out;
+    ASSERT_EQ(held.size(), 3U) << r.out;
+    EXPECT_GE(calls[0], 1) << r.out;
+    EXPECT_EQ(refused[0], calls[0]) << "every call that reached the API got a 429: " << r.out;
+    // Each key's first call either reached the API or was held back (a later one may be too).
+    EXPECT_GE(calls[0] + held[0], 20) << r.out;
+    EXPECT_EQ(calls[1], 0) << r.out;
+    EXPECT_EQ(calls[2], 0) << r.out;
+    EXPECT_GE(held[1], 20) << r.out;
+    EXPECT_GE(held[2], 20) << r.out;
+
+    // The bucket was empty: a token is 1.2 s away at 50 calls a minute, so Slack says 2 (whole
+    // seconds, rounded up); a little later, 1.
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.out, m,
+                                  std::regex(R"(Retry-After: (\d+) s on the 429s; until it passed, )"
+                                             R"(the workspace's clients held back (\d+) calls )"
+                                             R"(without reaching the API\.)")))
+        << r.out;
+    auto retry_after = std::stol(m[1]);
+    EXPECT_GE(retry_after, 1) << r.out;
+    EXPECT_LE(retry_after, 2) << r.out;
+    EXPECT_EQ(std::stol(m[2]), held[0] + held[1] + held[2]) << r.out;
+}
+
+TEST(demo_processes_default_mode_test, stale_replies_are_served_while_the_api_refuses) {
+    expect_fail_safe_scene(demo({}));
+}
+
 /// One server of each kind per test process, started on first use.
 auto server_for(std::string const& kind) -> local_server const* {
     if (kind == "redis") {
@@ -102,6 +188,10 @@ TEST_P(demo_processes_test, four_processes_with_the_lease_make_one_api_call_per_
     for (int k = 1; k <= 4; ++k) {
         EXPECT_TRUE(contains(r.out, "process " + std::to_string(k) + " (250 fetches)")) << r.out;
     }
+}
+
+TEST_P(demo_processes_test, one_process_serves_stale_replies_from_the_server_past_the_ttl) {
+    expect_fail_safe_scene(demo({"--url", GetParam() + "://" + server_->address()}));
 }
 
 TEST_P(demo_processes_test, the_url_flag_works_too) {
