@@ -34,6 +34,7 @@ cache::cache(std::shared_ptr<asiocache::backend> b, cache_options opts)
         plain_keys_ = backend_->build_key(opts_.ns, "k") == key_head_ + "k" &&
                       backend_->build_key("", "k") == "k";
     }
+    immediate_ = backend_->traits().immediate;
     bool const wants_objects = serializer_->kind() == serializer_kind::objects;
     if (auto* store = backend_->objects(); store != nullptr) {
         if (store->layered() && wants_objects) {
@@ -45,6 +46,7 @@ cache::cache(std::shared_ptr<asiocache::backend> b, cache_options opts)
         if (store->layered() || wants_objects) {
             objects_ = store;
         }
+        immediate_ = immediate_ && !store->layered();
     } else if (wants_objects) {
         throw_error(errc::invalid_config,
                     fmt::format("cache: serializer 'none' keeps objects, and the {} backend "
@@ -64,6 +66,13 @@ void throw_wrong_object(std::string_view key, std::type_info const& held,
 
 void throw_key_exists(std::string_view key) {
     throw_error(errc::key_exists, fmt::format("add '{}': key exists", key));
+}
+
+void throw_not_immediate(std::string_view backend) {
+    throw_error(errc::backend_error,
+                fmt::format("{}: the backend says it answers at once (traits().immediate) but "
+                            "its try_get did not answer",
+                            backend));
 }
 
 auto held_bytes_serializer() -> serializer const* {

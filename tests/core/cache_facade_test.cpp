@@ -66,6 +66,21 @@ TEST_F(cache_facade_test, plain_keys_are_taken_as_built_keys_would_be) {
     EXPECT_EQ(c.build_key("k2"), "app:k2");
 }
 
+TEST_F(cache_facade_test, get_at_once_leaves_a_backend_that_must_be_awaited_alone) {
+    // A network-like backend cannot answer at once: nothing is looked up, no plugin hears of
+    // it, and the key is left for the awaited get.
+    cache c{backend_, {.ns = "app"}};
+    auto& counted = c.add_plugin<asiocache::plugins::hit_miss>();
+    run(io_, c.set("k", 5));
+    std::string key = "k";
+    EXPECT_FALSE(c.get_at_once<int>(key).has_value());
+    EXPECT_EQ(key, "k");
+    EXPECT_EQ(backend_->calls(op::get), 0);
+    EXPECT_EQ(counted.stats().lookups, 0U);
+    EXPECT_EQ(run(io_, c.get<int>(std::move(key))), std::optional<int>(5));
+    EXPECT_EQ(counted.stats().lookups, 1U);
+}
+
 TEST_F(cache_facade_test, custom_key_builder_is_used) {
     cache c{backend_, {.ns = "app", .key_builder = [](std::string_view k, std::string_view ns) {
                            return std::string(ns) + "/" + std::string(k);

@@ -172,6 +172,43 @@ TEST_F(memory_objects_test, text_is_kept_as_a_string_never_as_a_pointer) {
     EXPECT_EQ(*run(io_, c.get<std::string>("lit")), "literal");
 }
 
+TEST_F(memory_objects_test, get_at_once_answers_as_get_does_and_is_counted_as_one) {
+    // The memory store answers without a coroutine: the same values, misses and errors as
+    // get, each counted once by the plugins, on a byte cache and on an object cache alike.
+    backend({.shards = 1});
+    cache bytes{b_, {.ns = "b", .serializer = asiocache::serializers::json()}};
+    auto objs = objects();
+    auto& counted = bytes.add_plugin<asiocache::plugins::hit_miss>();
+    auto& counted_objs = objs.add_plugin<asiocache::plugins::hit_miss>();
+    run(io_, bytes.set("n", 7));
+    run(io_, objs.set("m", message{"ann", {"+1"}}));
+
+    std::string key = "n";
+    auto n = bytes.get_at_once<int>(key);
+    ASSERT_TRUE(n.has_value()) << "the memory store answers at once";
+    EXPECT_EQ(*n, std::optional<int>(7));
+    std::string absent = "absent";
+    auto none = bytes.get_at_once<int>(absent);
+    ASSERT_TRUE(none.has_value());
+    EXPECT_FALSE(none->has_value()) << "a miss is an answer too";
+    std::string m = "m";
+    auto got = objs.get_at_once<message>(m);
+    ASSERT_TRUE(got && *got);
+    EXPECT_EQ(**got, (message{"ann", {"+1"}}));
+    std::string wrong = "m";
+    try {
+        (void)objs.get_at_once<int>(wrong);
+        ADD_FAILURE() << "a message read as an int";
+    } catch (boost::system::system_error const& e) {
+        EXPECT_EQ(e.code(), errc::serialization_failed);
+    }
+    EXPECT_EQ(counted.stats().lookups, 2U);
+    EXPECT_EQ(counted.stats().hits, 1U);
+    EXPECT_EQ(counted_objs.stats().lookups, 1U);
+    EXPECT_EQ(counted_objs.stats().hits, 1U);
+    EXPECT_EQ(counted_objs.stats().errors, 1U);
+}
+
 TEST_F(memory_objects_test, an_object_is_refused_by_what_it_is_charged) {
     // The budget check and the charge agree: an object whose block and size together pass the
     // budget by one byte is refused, one that fits exactly is kept and charged exactly that.

@@ -582,7 +582,8 @@ struct memory_backend::impl {
                           .supports_clear_namespace = true,
                           .ttl_granularity = std::chrono::milliseconds(1),
                           .max_key_size = 0,
-                          .plain_keys = true};
+                          .plain_keys = true,
+                          .immediate = true};
 
     explicit impl(memory_options o) : opts(std::move(o)) {
         if (opts.shards == 0 || !std::has_single_bit(opts.shards)) {

@@ -73,6 +73,7 @@ public:
         }
         traits_ = l2_->traits();
         traits_.name = "tiered";
+        traits_.immediate = false;  // its L2 may be immediate; a tiered get may await it
         l1_ = make_memory_backend({.max_entries = opts_.l1_max_entries,
                                    .max_bytes = opts_.l1_max_bytes,
                                    .time_source = opts_.time_source});

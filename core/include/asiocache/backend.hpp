@@ -39,6 +39,9 @@ struct backend_traits {
     /// is: the facade then takes the caller's key as the stored key instead of building a copy.
     /// A backend that overrides `build_key` leaves it false.
     bool plain_keys = false;
+    /// True when every operation completes at once, without I/O (the memory store): `try_get`
+    /// then always answers, and the facade's `get_at_once` serves a get without a coroutine.
+    bool immediate = false;
 };
 
 /// A storage engine: the service provider interface that memory, Redis, memcached and user

@@ -36,6 +36,8 @@ namespace detail {
                                      std::type_info const& wanted);
 /// Throws `key_exists` for an `add` that found `key`.
 [[noreturn]] void throw_key_exists(std::string_view key);
+/// Throws `backend_error`: a backend that says it is immediate did not answer `try_get`.
+[[noreturn]] void throw_not_immediate(std::string_view backend);
 /// The serializer that reads bytes found in an object store: JSON.
 auto held_bytes_serializer() -> serializer const*;
 }  // namespace detail
@@ -244,6 +246,15 @@ public:
     /// Hands `event` to every plugin (`plugin::on_memo`): the memoization layer's reports.
     void report(memo_event const& event) const noexcept;
 
+    /// `get` without a coroutine, when the backend answers every operation at once
+    /// (`backend_traits::immediate`: the memory store): the answer, with `key` consumed and the
+    /// plugins told of a get. Otherwise `std::nullopt`, with nothing done and `key` untouched:
+    /// then `co_await get<T>(std::move(key))`. For layers that await many gets, such as the
+    /// memoized functions' hits.
+    template <class T>
+    auto get_at_once(std::string& key, call_options const& o = {})
+        -> std::optional<std::optional<T>>;
+
     /// The stored key for `key`, as every operation builds it.
     [[nodiscard]] auto build_key(std::string_view key, call_options const& o = {}) const
         -> std::string;
@@ -310,6 +321,17 @@ private:
     auto stored_as_other(object_lookup const& l) const noexcept -> bool {
         return l.what == object_lookup::state::object && objects_->layered() &&
                l.object->type() != typeid(held_type_t<T>);
+    }
+    /// The value of stored bytes: decoded, or (a string through a byte serializer) the bytes
+    /// themselves, handed over instead of copied.
+    template <class T>
+    auto decoded(std::string&& raw, std::string_view key) const -> T {
+        if constexpr (std::is_same_v<T, std::string>) {
+            if (serializer_->kind() != serializer_kind::structured) {
+                return std::move(raw);
+            }
+        }
+        return decode_value<T>(*serializer_, raw, key);
     }
     /// One answer of an object store, as `get` returns it; `not_held` is the caller's.
     template <class T>
@@ -415,6 +437,9 @@ private:
     /// The backend builds keys the default way and no key builder is set: a key without a
     /// namespace is stored as it is (`take_key`).
     bool plain_keys_ = false;
+    /// The backend answers at once and no awaited L2 sits behind an object store: `get_at_once`
+    /// answers.
+    bool immediate_ = false;
     /// With `plain_keys_`: what `build_key` puts before every key of the default namespace.
     std::string key_head_;
 };
@@ -465,13 +490,36 @@ auto cache::get(std::string key, call_options o) & -> task<std::optional<T>> {
             co_return std::nullopt;
         }
         s.hits(1);
-        if constexpr (std::is_same_v<T, std::string>) {
-            // codec<std::string> is the identity: hand over the bytes instead of copying them.
-            if (serializer_->kind() != serializer_kind::structured) {
-                co_return std::move(*raw);
+        co_return decoded<T>(std::move(*raw), full);
+    } catch (...) {
+        s.fail(std::current_exception());
+        throw;
+    }
+}
+
+template <class T>
+auto cache::get_at_once(std::string& key, call_options const& o) -> std::optional<std::optional<T>> {
+    if (!immediate_) {
+        return std::nullopt;
+    }
+    auto full = take_key(key, o);
+    scope s(*this, op::get, full, 1);
+    try {
+        std::optional<T> v;
+        if (objects_ != nullptr) {
+            auto l = objects_->lookup(full);  // not layered: the store's whole answer
+            v = looked_up<T>(l, full);
+        } else {
+            auto ready = backend_->try_get(full);
+            if (!ready) {
+                detail::throw_not_immediate(backend_->traits().name);
+            }
+            if (*ready) {
+                v.emplace(decoded<T>(std::move(**ready), full));
             }
         }
-        co_return decode_value<T>(*serializer_, *raw, full);
+        s.hits(v ? 1 : 0);
+        return std::optional<std::optional<T>>(std::move(v));
     } catch (...) {
         s.fail(std::current_exception());
         throw;

@@ -351,7 +351,12 @@ public:
             std::exception_ptr error;
             try {
                 // The key moves into the lookup (a hit needs it no more); a miss rebuilds it.
-                hit = co_await self->cache_.template get<R>(std::move(key), self->call_);
+                // On the memory store the lookup needs no coroutine of its own.
+                if (auto now = self->cache_.template get_at_once<R>(key, self->call_)) {
+                    hit = std::move(*now);
+                } else {
+                    hit = co_await self->cache_.template get<R>(std::move(key), self->call_);
+                }
             } catch (...) {
                 error = std::current_exception();
             }
