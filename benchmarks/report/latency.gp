@@ -13,153 +13,153 @@ set xlabel 'percentile'
 set ylabel 'latency (log scale)'
 set bmargin 9
 $l0_0 << EOD
-0 0.161
-1 0.301
-2 0.501
-3 0.731
-4 355.557
+0 0.18
+1 0.341
+2 0.571
+3 0.871
+4 141.159
 EOD
 $lb0_0 << EOD
-0 0.15
-1 0.231
-2 0.401
-3 0.591
-4 506.882
+0 0.17
+1 0.421
+2 0.783
+3 1.143
+4 468.916
 EOD
 $l0_1 << EOD
-0 76.287
-1 102.911
-2 141.311
-3 244.735
-4 4170.587
+0 91.135
+1 116.223
+2 158.719
+3 337.919
+4 7476.603
 EOD
 $lb0_1 << EOD
-0 74.239
-1 98.815
-2 139.263
-3 240.639
-4 4102.466
+0 77.311
+1 103.935
+2 138.239
+3 230.399
+4 2594.056
 EOD
 $l0_2 << EOD
-0 66.047
-1 96.767
-2 142.335
-3 284.671
-4 1521.811
+0 80.383
+1 107.007
+2 155.647
+3 376.831
+4 4174.698
 EOD
 $lb0_2 << EOD
-0 68.095
-1 94.207
-2 141.311
-3 294.911
-4 3174.585
+0 67.071
+1 95.743
+2 155.647
+3 520.191
+4 4702.08
 EOD
 set title 'concurrency 1'
 set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 4 noopaque font ',11'
 plot $l0_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb0_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  asiocache', \
-     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  raw hiredis pipelined', \
-     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  asiocache', \
-     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  raw libmemcached sync'
+     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
+     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
+     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
+     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
 $l1_0 << EOD
-0 0.17
-1 0.321
-2 0.623
-3 0.995
-4 216.391
+0 0.271
+1 0.543
+2 0.851
+3 1.175
+4 133.038
 EOD
 $lb1_0 << EOD
-0 0.15
-1 0.281
-2 0.491
-3 0.763
-4 172.081
+0 0.16
+1 0.311
+2 0.543
+3 0.743
+4 4047.339
 EOD
 $l1_1 << EOD
-0 112.127
-1 166.911
-2 233.471
-3 352.255
-4 2405.616
+0 139.263
+1 205.823
+2 286.719
+3 368.639
+4 2536.34
 EOD
 $lb1_1 << EOD
-0 137.215
-1 211.967
-2 266.239
-3 405.503
-4 4106.858
+0 175.103
+1 237.567
+2 290.815
+3 655.359
+4 4009.173
 EOD
 $l1_2 << EOD
-0 101.375
-1 175.103
-2 264.191
-3 364.543
-4 3988.553
+0 151.551
+1 235.519
+2 368.639
+3 626.687
+4 2640.595
 EOD
 $lb1_2 << EOD
-0 59.647
-1 84.991
-2 134.143
-3 255.999
-4 3913.131
+0 60.159
+1 86.015
+2 127.999
+3 301.055
+4 2574.106
 EOD
 set title 'concurrency 64'
 unset key
 plot $l1_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb1_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  asiocache', \
-     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  raw hiredis pipelined', \
-     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  asiocache', \
-     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  raw libmemcached sync'
+     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
+     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
+     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
+     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
 $l2_0 << EOD
-0 0.201
-1 0.501
-2 0.823
-3 1.319
-4 299.374
+0 0.261
+1 0.531
+2 0.875
+3 1.375
+4 186.827
 EOD
 $lb2_0 << EOD
-0 0.18
-1 0.501
-2 0.895
-3 1.455
-4 395.146
+0 0.251
+1 0.551
+2 0.863
+3 1.183
+4 104.445
 EOD
 $l2_1 << EOD
-0 737.279
-1 1187.839
-2 1564.671
-3 2932.735
-4 7004.814
+0 700.415
+1 884.735
+2 1261.567
+3 2473.983
+4 3085.073
 EOD
 $lb2_1 << EOD
-0 593.919
-1 782.335
-2 913.407
-3 2039.807
-4 3613.928
+0 663.551
+1 892.927
+2 999.423
+3 1785.855
+4 5659.53
 EOD
 $l2_2 << EOD
-0 667.647
-1 913.407
-2 1294.335
-3 1990.655
-4 4929.207
+0 798.719
+1 1236.991
+2 1982.463
+3 3358.719
+4 5276.933
 EOD
 $lb2_2 << EOD
-0 58.367
-1 84.479
-2 125.951
-3 179.199
-4 2652.612
+0 57.343
+1 78.847
+2 119.295
+3 171.007
+4 2750.767
 EOD
 set title 'concurrency 512'
 unset key
 plot $l2_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb2_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  asiocache', \
-     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  raw hiredis pipelined', \
-     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  asiocache', \
-     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  raw libmemcached sync'
+     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
+     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
+     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
+     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
 unset multiplot

@@ -13,38 +13,38 @@ set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 3 
 set xtics (1, 64, 512)
 set xrange [0.6666666666666666:768]
 $t0 << EOD
-1 4854846.644010716
-64 4470966.663930235
-512 3352393.212190484
+1 4379732.325047545
+64 3190323.203079328
+512 3143550.748694583
 EOD
 $b0 << EOD
-1 5936998.5320947
-64 5358523.193077175
-512 3525749.4120880887
+1 4077428.231740989
+64 4916418.556225721
+512 3128095.21856578
 EOD
 $t1 << EOD
-1 12525.81619666111
-64 514353.03713393904
-512 628860.4395553917
+1 10661.66398344401
+64 436251.2005811027
+512 711352.7583807394
 EOD
 $b1 << EOD
-1 12938.126866704795
-64 422205.96271549456
-512 805738.132438787
+1 12402.59810923852
+64 344458.2812745592
+512 714985.1341563247
 EOD
 $t2 << EOD
-1 14108.802260433386
-64 541051.4176188299
-512 731899.5123739492
+1 11799.789381626064
+64 405757.3681480429
+512 581827.7635480369
 EOD
 $b2 << EOD
-1 13888.692333057874
-64 15391.936523653776
-512 16039.216103700692
+1 13614.285869394698
+64 15319.117936322404
+512 16604.535856133192
 EOD
 plot $t0 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $b0 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  asiocache', \
-     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:37281/0  raw hiredis pipelined', \
-     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  asiocache', \
-     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:38515  raw libmemcached sync'
+     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
+     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
+     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
+     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
