@@ -19,7 +19,7 @@ auto backend::build_key(std::string_view ns, std::string_view key) const -> std:
     return out;
 }
 
-auto backend::try_get(std::string const& /*key*/) -> std::optional<std::optional<std::string>> {
+auto backend::try_get(std::string_view /*key*/) -> std::optional<std::optional<std::string>> {
     return std::nullopt;
 }
 
@@ -60,7 +60,7 @@ auto object_store::load(std::string /*key*/, deadline /*dl*/) -> task<object_loa
     co_return object_load{};
 }
 
-void object_store::fill(std::string const& /*key*/, std::uint64_t /*ticket*/, object_ptr /*obj*/,
+void object_store::fill(std::string_view /*key*/, std::uint64_t /*ticket*/, object_ptr /*obj*/,
                         expiry /*ttl*/) {}
 
 }  // namespace asiocache

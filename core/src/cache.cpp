@@ -35,6 +35,7 @@ cache::cache(std::shared_ptr<asiocache::backend> b, cache_options opts)
                       backend_->build_key("", "k") == "k";
     }
     immediate_ = backend_->traits().immediate;
+    strings_as_bytes_ = serializer_->kind() != serializer_kind::structured;
     bool const wants_objects = serializer_->kind() == serializer_kind::objects;
     if (auto* store = backend_->objects(); store != nullptr) {
         if (store->layered() && wants_objects) {
@@ -99,6 +100,15 @@ auto cache::take_key(std::string& key, call_options const& o) const -> std::stri
         key.insert(0, key_head_);
     }
     return std::move(key);
+}
+
+auto cache::place_built_key(key_arg& key, call_options const& o) const -> std::string_view {
+    if (!plain_keys_ || (o.ns && !o.ns->empty())) {
+        key = key_arg(build_key(key.view(), o));
+    } else if (!o.ns) {
+        key.prepend(key_head_);
+    }
+    return key.view();
 }
 
 auto cache::resolve_ttl(std::optional<expiry> ttl) const -> expiry {

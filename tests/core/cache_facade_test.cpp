@@ -11,8 +11,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -64,6 +68,95 @@ TEST_F(cache_facade_test, plain_keys_are_taken_as_built_keys_would_be) {
     run(io_, c.set(std::move(reserved), std::string("y")));
     EXPECT_EQ(backend_->last_key(), "app:k2");
     EXPECT_EQ(c.build_key("k2"), "app:k2");
+}
+
+TEST(key_arg_test, holds_short_keys_inline_and_long_ones_on_the_heap) {
+    using asiocache::key_arg;
+    std::string const at_limit(key_arg::inline_size, 'a');
+    std::string const past_limit(key_arg::inline_size + 1, 'b');
+    EXPECT_EQ(key_arg("k").view(), "k");
+    EXPECT_EQ(key_arg(std::string_view("view")).view(), "view");
+    EXPECT_EQ(key_arg(at_limit).view(), at_limit);
+    EXPECT_EQ(key_arg(past_limit).view(), past_limit);
+    std::string moved = past_limit;
+    char const* buffer = moved.data();
+    key_arg taken(std::move(moved));
+    EXPECT_EQ(taken.view().data(), buffer);  // an rvalue string is moved in, not copied
+    EXPECT_EQ(taken.view(), past_limit);
+    // Copies and moves own their text: the source may change or die.
+    key_arg original(std::string_view("abc"));
+    key_arg copy = original;
+    original.prepend("x:");
+    EXPECT_EQ(copy.view(), "abc");
+    EXPECT_EQ(original.view(), "x:abc");
+    key_arg moved_arg = std::move(copy);
+    EXPECT_EQ(moved_arg.view(), "abc");
+    copy = original;
+    EXPECT_EQ(copy.view(), "x:abc");
+}
+
+TEST(key_arg_test, prepend_stays_inline_to_the_limit_then_moves_to_the_heap) {
+    using asiocache::key_arg;
+    std::string const head = "ns:";
+    std::string const fits(key_arg::inline_size - head.size(), 'f');
+    key_arg a(fits);
+    a.prepend(head);
+    EXPECT_EQ(a.view(), head + fits);
+    std::string const over(key_arg::inline_size - head.size() + 1, 'o');
+    key_arg b(over);
+    b.prepend(head);
+    EXPECT_EQ(b.view(), head + over);
+    b.prepend(head);  // already on the heap
+    EXPECT_EQ(b.view(), head + head + over);
+    key_arg c("k");
+    c.prepend("");
+    EXPECT_EQ(c.view(), "k");
+}
+
+TEST_F(cache_facade_test, get_builds_the_stored_key_from_any_key_argument) {
+    // Keys reach the backend as build_key makes them, inline or not, with the cache's
+    // namespace, a per-call one, or none.
+    backend_->claim_plain_keys();
+    cache c{backend_, {.ns = "app"}};
+    std::string const head = "app:";
+    for (std::size_t n : {std::size_t{1}, asiocache::key_arg::inline_size - head.size(),
+                          asiocache::key_arg::inline_size - head.size() + 1, std::size_t{300}}) {
+        std::string const key(n, 'k');
+        run(io_, c.set(key, std::string("v") + std::to_string(n)));
+        EXPECT_EQ(run(io_, c.get<std::string>(key)), "v" + std::to_string(n)) << n;
+        EXPECT_EQ(backend_->last_key(), head + key) << n;
+        EXPECT_EQ(run(io_, c.get<std::string>(std::string_view(key))), "v" + std::to_string(n));
+        EXPECT_EQ(run(io_, c.get<std::string>(key, {.ns = "other"})), std::nullopt);
+        EXPECT_EQ(backend_->last_key(), "other:" + key) << n;
+        EXPECT_EQ(run(io_, c.get<std::string>(key, {.ns = ""})), std::nullopt);
+        EXPECT_EQ(backend_->last_key(), key) << n;
+    }
+    cache built{backend_, {.ns = "app", .key_builder = [](std::string_view k, std::string_view ns) {
+                               return std::string(ns) + "/" + std::string(k);
+                           }}};
+    EXPECT_EQ(run(io_, built.get<std::string>("k")), std::nullopt);
+    EXPECT_EQ(backend_->last_key(), "app/k");
+}
+
+TEST_F(cache_facade_test, a_get_owns_its_key_when_the_caller_s_string_is_gone) {
+    // The key argument is copied into the operation: the string it came from may die before
+    // the operation runs (ASan reports a use-after-free if the frame kept a reference).
+    cache c{backend_, {.ns = "t"}};
+    run(io_, c.set(std::string(80, 'k'), 7));
+    run(io_, c.set("short", 8));
+    std::vector<std::optional<int>> got;
+    {
+        auto long_key = std::make_unique<std::string>(80, 'k');
+        auto short_key = std::make_unique<std::string>("short");
+        auto view = std::string_view(*short_key);
+        boost::asio::co_spawn(io_, c.get<int>(*long_key),
+                              [&](std::exception_ptr, std::optional<int> v) { got.push_back(v); });
+        boost::asio::co_spawn(io_, c.get<int>(view),
+                              [&](std::exception_ptr, std::optional<int> v) { got.push_back(v); });
+    }
+    io_.restart();
+    io_.run();
+    EXPECT_EQ(got, (std::vector<std::optional<int>>{7, 8}));
 }
 
 TEST_F(cache_facade_test, get_at_once_leaves_a_backend_that_must_be_awaited_alone) {

@@ -658,7 +658,7 @@ auto memory_backend::traits() const noexcept -> backend_traits const& { return i
 
 auto memory_backend::shard_count() const noexcept -> std::size_t { return impl_->shard_count; }
 
-auto memory_backend::try_get(std::string const& key)
+auto memory_backend::try_get(std::string_view key)
     -> std::optional<std::optional<std::string>> {
     std::optional<std::optional<std::string>> out{std::in_place};
     impl_->lookup(key, *out);
@@ -883,7 +883,7 @@ auto memory_backend::objects() noexcept -> object_store* { return this; }
 
 auto memory_backend::layered() const noexcept -> bool { return false; }
 
-auto memory_backend::lookup(std::string const& key) -> object_lookup {
+auto memory_backend::lookup(std::string_view key) -> object_lookup {
     object_lookup out;
     impl_->with_live(key, [&out](shard& s, lookup_key, entry* e, lazy_now&) {
         if (e == nullptr) {
@@ -944,7 +944,7 @@ auto memory_backend::put_now(std::string key, object_ptr obj, expiry ttl, put_mo
     return true;
 }
 
-auto memory_backend::forget(std::string const& key) -> bool {
+auto memory_backend::forget(std::string_view key) -> bool {
     return impl_->with_live(key, [](shard& s, lookup_key, entry* e, lazy_now&) {
         if (e == nullptr) {
             return false;

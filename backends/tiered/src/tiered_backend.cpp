@@ -128,7 +128,7 @@ public:
     auto wakeups() noexcept -> wake_channel* override { return l2_->wakeups(); }
     [[nodiscard]] auto layered() const noexcept -> bool override { return true; }
 
-    auto lookup(std::string const& key) -> object_lookup override {
+    auto lookup(std::string_view key) -> object_lookup override {
         object_lookup out;
         out.what = object_lookup::state::not_held;
         if (!live_.load(std::memory_order_acquire)) {
@@ -176,14 +176,14 @@ public:
         co_return out;
     }
 
-    void fill(std::string const& key, std::uint64_t ticket, object_ptr obj, expiry ttl) override {
+    void fill(std::string_view key, std::uint64_t ticket, object_ptr obj, expiry ttl) override {
         if (ticket == no_fill || !live_.load(std::memory_order_acquire) ||
             stamps_.of(key) != ticket) {
             relaxed_add(fills_refused_);
             return;
         }
         try {
-            l1_->put_now(key, std::move(obj), cap(ttl));
+            l1_->put_now(std::string(key), std::move(obj), cap(ttl));
         } catch (boost::system::system_error const&) {
             return;  // larger than L1's budget: it stays in L2 only
         }

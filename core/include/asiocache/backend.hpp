@@ -69,7 +69,7 @@ public:
     /// A synchronous fast path for `get`. A backend that can answer without waiting returns the
     /// answer (an inner `nullopt` is a miss); otherwise it returns `nullopt` and the facade falls
     /// back to `get`. The default always falls back.
-    virtual auto try_get(std::string const& key) -> std::optional<std::optional<std::string>>;
+    virtual auto try_get(std::string_view key) -> std::optional<std::optional<std::string>>;
 
     virtual auto get(std::string key, deadline dl) -> task<std::optional<std::string>> = 0;
     /// One result per key, in order; one round trip where the server allows it.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -58,6 +59,84 @@ struct cache_options {
     key_builder_fn key_builder;
 };
 
+/// The key of a `cache::get`. It owns its text, so nothing the caller passes can dangle while
+/// the operation is pending (`co_spawn` included), and it keeps a key of up to `inline_size`
+/// bytes, with the cache's namespace in front, inside the operation's coroutine frame instead
+/// of on the heap: a caller that holds its keys in strings pays a copy of the bytes, not an
+/// allocation. A `std::string` passed as an rvalue is moved in, whatever its length.
+class key_arg {
+public:
+    static constexpr std::size_t inline_size = 63;
+
+    key_arg(std::string&& key) noexcept : heap_(std::move(key)) {}  // NOLINT: implicit by design
+    key_arg(std::string const& key) : key_arg(std::string_view(key)) {}  // NOLINT
+    key_arg(std::string_view key) {  // NOLINT
+        if (key.size() <= inline_size) {
+            std::memcpy(inline_, key.data(), key.size());
+            size_ = static_cast<std::uint8_t>(key.size());
+        } else {
+            heap_.assign(key);
+        }
+    }
+    key_arg(char const* key) : key_arg(std::string_view(key)) {}  // NOLINT
+    key_arg(key_arg const& other) : heap_(other.heap_), size_(other.size_) {
+        copy_inline(other);
+    }
+    key_arg(key_arg&& other) noexcept : heap_(std::move(other.heap_)), size_(other.size_) {
+        copy_inline(other);
+    }
+    auto operator=(key_arg const& other) -> key_arg& {
+        if (this != &other) {
+            heap_ = other.heap_;
+            size_ = other.size_;
+            copy_inline(other);
+        }
+        return *this;
+    }
+    auto operator=(key_arg&& other) noexcept -> key_arg& {
+        heap_ = std::move(other.heap_);
+        size_ = other.size_;
+        copy_inline(other);
+        return *this;
+    }
+    ~key_arg() = default;
+
+    [[nodiscard]] auto view() const noexcept -> std::string_view {
+        return size_ == on_heap ? std::string_view(heap_) : std::string_view(inline_, size_);
+    }
+    /// Puts `head` before the key: in place while the whole fits inline, else on the heap.
+    void prepend(std::string_view head) {
+        if (head.empty()) {
+            return;
+        }
+        if (size_ != on_heap && head.size() + size_ <= inline_size) {
+            std::memmove(inline_ + head.size(), inline_, size_);
+            std::memcpy(inline_, head.data(), head.size());
+            size_ = static_cast<std::uint8_t>(size_ + head.size());
+            return;
+        }
+        if (size_ != on_heap) {
+            heap_.assign(inline_, size_);
+            size_ = on_heap;
+        }
+        heap_.insert(0, head);
+    }
+
+private:
+    static constexpr std::uint8_t on_heap = 0xff;
+    static_assert(inline_size < on_heap);
+
+    void copy_inline(key_arg const& other) noexcept {
+        if (size_ != on_heap) {
+            std::memcpy(inline_, other.inline_, inline_size);  // a fixed size: a few moves
+        }
+    }
+
+    std::string heap_;
+    std::uint8_t size_ = on_heap;  ///< The inline key's length, or `on_heap`.
+    char inline_[inline_size];
+};
+
 /// Per-call overrides, as aiocache's `namespace=` and `timeout=` keyword arguments.
 struct call_options {
     std::optional<std::string> ns;                    ///< Overrides `cache_options::ns`.
@@ -77,7 +156,8 @@ struct versioned {
 /// Every operation is a coroutine that resumes on the caller's executor. Failures throw
 /// `boost::system::system_error` with an `asiocache::errc` code; a miss is an empty optional,
 /// and a stored value that decodes to null is a hit. Keys and values are taken by value, so
-/// nothing the caller passes can dangle while the operation is pending.
+/// nothing the caller passes can dangle while the operation is pending (`get` takes a
+/// `key_arg`, which also accepts a `std::string_view` and keeps short keys in its frame).
 ///
 /// A `cache` is cheap to copy, and its copies share every part: the backend, the options and
 /// the plugins. A plugin added to any copy, at any time and from any thread, is seen by every
@@ -94,7 +174,7 @@ public:
     /// The value under `key`, or `nullopt` on a miss or an expired entry.
     /// Errors: `timeout`, `backend_unavailable`, `serialization_failed` (names the key).
     template <class T>
-    auto get(std::string key, call_options o = {}) & -> task<std::optional<T>>;
+    auto get(key_arg key, call_options o = {}) & -> task<std::optional<T>>;
 
     /// One result per key, in the order given, `nullopt` for misses; one round trip.
     template <class T>
@@ -156,7 +236,7 @@ public:
     // would dangle once the full expression ends. Named caches take the overloads above, which
     // cost no copy; like any Asio I/O object, a named cache must outlive what it started.
     template <class T>
-    auto get(std::string key, call_options o = {}) && -> task<std::optional<T>> {
+    auto get(key_arg key, call_options o = {}) && -> task<std::optional<T>> {
         return owned([k = std::move(key), o](cache& c) mutable { return c.get<T>(std::move(k), o); });
     }
     template <class T>
@@ -327,7 +407,7 @@ private:
     template <class T>
     auto decoded(std::string&& raw, std::string_view key) const -> T {
         if constexpr (std::is_same_v<T, std::string>) {
-            if (serializer_->kind() != serializer_kind::structured) {
+            if (strings_as_bytes_) {
                 return std::move(raw);
             }
         }
@@ -403,6 +483,12 @@ private:
         boost::system::error_code error_;
     };
 
+    /// The rest of a `get` that the store did not answer at once: `full`, `o` and `s` live in
+    /// the awaiting `get`'s frame.
+    template <class T>
+    auto get_awaited(std::string_view full, call_options const& o, scope& s)
+        -> task<std::optional<T>>;
+
     /// `multi_get` on an object store: L1 answers what it holds, the byte store the rest, in
     /// one request (those values are not kept in L1: their remaining TTLs are unknown).
     template <class T>
@@ -412,6 +498,14 @@ private:
     /// The stored key for `key`, as `build_key` makes it, reusing `key`'s buffer where the
     /// backend builds keys the default way.
     [[nodiscard]] auto take_key(std::string& key, call_options const& o) const -> std::string;
+    /// The same for a `key_arg`, built in place: the stored key, viewed in `key`.
+    auto place_key(key_arg& key, call_options const& o) const -> std::string_view {
+        if (plain_keys_ && !o.ns && key_head_.empty()) {
+            return key.view();  // the common case, inline: the key is stored as given
+        }
+        return place_built_key(key, o);
+    }
+    auto place_built_key(key_arg& key, call_options const& o) const -> std::string_view;
 
     [[nodiscard]] auto timeout_for(call_options const& o) const -> std::chrono::milliseconds {
         return o.timeout.value_or(opts_.timeout);
@@ -440,6 +534,9 @@ private:
     /// The backend answers at once and no awaited L2 sits behind an object store: `get_at_once`
     /// answers.
     bool immediate_ = false;
+    /// The serializer is not a structured one: a string is stored as its own bytes
+    /// (`decoded` hands them over).
+    bool strings_as_bytes_ = false;
     /// With `plain_keys_`: what `build_key` puts before every key of the default namespace.
     std::string key_head_;
 };
@@ -458,43 +555,53 @@ auto cache::guarded(task<T> t, call_options const& o, std::string_view what) -> 
 }
 
 template <class T>
-auto cache::get(std::string key, call_options o) & -> task<std::optional<T>> {
-    auto full = take_key(key, o);
+auto cache::get(key_arg key, call_options o) & -> task<std::optional<T>> {
+    std::string_view const full = place_key(key, o);  // in `key`, in this frame
     scope s(*this, op::get, full, 1);
     try {
+        // What the store answers at once is answered in this frame; the rest is awaited in
+        // `get_awaited`, which keeps this frame small.
         if (objects_ != nullptr) {
             auto l = objects_->lookup(full);
-            if (l.what == object_lookup::state::not_held || stored_as_other<T>(l)) {
-                auto k = full;
-                auto loaded = co_await guarded(objects_->load(std::move(k), deadline_for(o)), o, full);
-                if (!loaded.bytes) {
-                    co_return std::nullopt;
-                }
-                s.hits(1);
-                auto v = decode_value<T>(*serializer_, *loaded.bytes, full);
-                objects_->fill(full, loaded.ticket, make_held(v), loaded.ttl);
+            if (l.what != object_lookup::state::not_held && !stored_as_other<T>(l)) {
+                auto v = looked_up<T>(l, full);
+                s.hits(v ? 1 : 0);
                 co_return v;
             }
-            auto v = looked_up<T>(l, full);
-            s.hits(v ? 1 : 0);
-            co_return v;
+        } else if (auto ready = backend_->try_get(full)) {
+            if (!*ready) {
+                co_return std::nullopt;
+            }
+            s.hits(1);
+            co_return decoded<T>(std::move(**ready), full);
         }
-        std::optional<std::string> raw;
-        if (auto ready = backend_->try_get(full)) {
-            raw = std::move(*ready);
-        } else {
-            auto k = full;
-            raw = co_await guarded(backend_->get(std::move(k), deadline_for(o)), o, full);
-        }
-        if (!raw) {
-            co_return std::nullopt;
-        }
-        s.hits(1);
-        co_return decoded<T>(std::move(*raw), full);
+        co_return co_await get_awaited<T>(full, o, s);
     } catch (...) {
         s.fail(std::current_exception());
         throw;
     }
+}
+
+template <class T>
+auto cache::get_awaited(std::string_view full, call_options const& o, scope& s)
+    -> task<std::optional<T>> {
+    if (objects_ != nullptr) {
+        auto loaded =
+            co_await guarded(objects_->load(std::string(full), deadline_for(o)), o, full);
+        if (!loaded.bytes) {
+            co_return std::nullopt;
+        }
+        s.hits(1);
+        auto v = decode_value<T>(*serializer_, *loaded.bytes, full);
+        objects_->fill(full, loaded.ticket, make_held(v), loaded.ttl);
+        co_return v;
+    }
+    auto raw = co_await guarded(backend_->get(std::string(full), deadline_for(o)), o, full);
+    if (!raw) {
+        co_return std::nullopt;
+    }
+    s.hits(1);
+    co_return decoded<T>(std::move(*raw), full);
 }
 
 template <class T>

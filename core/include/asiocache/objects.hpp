@@ -183,7 +183,7 @@ public:
     [[nodiscard]] virtual auto layered() const noexcept -> bool = 0;
 
     /// What the store holds under `key` now; never waits.
-    virtual auto lookup(std::string const& key) -> object_lookup = 0;
+    virtual auto lookup(std::string_view key) -> object_lookup = 0;
 
     /// Writes `obj` under `key`. Non-layered stores keep the object (`bytes` is unused).
     /// Layered stores write `bytes` to the byte store with `ttl`, then keep the object in L1
@@ -197,7 +197,7 @@ public:
     virtual auto load(std::string key, deadline dl) -> task<object_load>;
     /// Layered stores: keeps `obj` (decoded from a `load`) in L1 unless an invalidation of
     /// `key` arrived since that `load` began. The default does nothing.
-    virtual void fill(std::string const& key, std::uint64_t ticket, object_ptr obj, expiry ttl);
+    virtual void fill(std::string_view key, std::uint64_t ticket, object_ptr obj, expiry ttl);
 };
 
 /// The type a store keeps for a value of type `T`: text given as `char const*` or a

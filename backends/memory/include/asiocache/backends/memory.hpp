@@ -128,7 +128,7 @@ public:
     [[nodiscard]] auto traits() const noexcept -> backend_traits const& override;
 
     /// Always answers: the memory backend never needs to wait.
-    auto try_get(std::string const& key) -> std::optional<std::optional<std::string>> override;
+    auto try_get(std::string_view key) -> std::optional<std::optional<std::string>> override;
 
     auto get(std::string key, deadline dl) -> task<std::optional<std::string>> override;
     auto multi_get(std::vector<std::string> keys, deadline dl)
@@ -163,7 +163,7 @@ public:
     /// `errc::serialization_failed`, `increment` with `errc::not_a_number`.
     auto objects() noexcept -> object_store* override;
     [[nodiscard]] auto layered() const noexcept -> bool override;
-    auto lookup(std::string const& key) -> object_lookup override;
+    auto lookup(std::string_view key) -> object_lookup override;
     auto put(std::string key, object_ptr obj, std::string bytes, expiry ttl, put_mode mode,
              std::uint64_t token, deadline dl) -> task<bool> override;
     /// `put` without a coroutine, for an owner that keeps objects here (a tiered L1).
@@ -171,7 +171,7 @@ public:
     auto put_now(std::string key, object_ptr obj, expiry ttl, put_mode mode = put_mode::replace,
                  std::uint64_t token = 0) -> bool;
     /// Removes `key` at once; true if it was there.
-    auto forget(std::string const& key) -> bool;
+    auto forget(std::string_view key) -> bool;
     /// Removes every entry at once (`clear_all` without a coroutine).
     void forget_all() noexcept;
 
