@@ -217,6 +217,65 @@ void cache_set_bytes(benchmark::State& state) {
     run_loop(state, set_loop(&state, &bytes_cache()));
 }
 
+auto median(std::vector<double> v) -> double {
+    if (v.empty()) {
+        return 0.0;
+    }
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+}
+
+// The facade get against the map lookup, paired: blocks of 256 map lookups and 256 facade
+// gets of the same keys, alternately, each block timed on its own. The counters are the
+// medians of the per-get figures and of the per-pair ratios: a slow phase of a shared machine
+// hits both blocks of a pair alike, where the unpaired medians of `map_get` and
+// `cache_get_bytes` can each land in a different phase.
+void facade_get_paired(benchmark::State& state) {
+    constexpr std::size_t block = 256;
+    std::vector<double> map_ns;
+    std::vector<double> facade_ns;
+    auto loop = [&]() -> asiocache::task<void> {
+        auto const& k = keys();
+        auto& m = baseline();
+        auto& c = bytes_cache();
+        std::size_t i = start_index(state);
+        for (auto _ : state) {
+            auto const first = i;
+            auto begin = std::chrono::steady_clock::now();
+            for (std::size_t n = 0; n < block; ++n, ++i) {
+                std::string out;
+                {
+                    std::lock_guard lock(m.mutex);
+                    auto it = m.map.find(k[i % key_count]);
+                    if (it != m.map.end()) {
+                        out = it->second;
+                    }
+                }
+                benchmark::DoNotOptimize(out);
+            }
+            std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - begin;
+            map_ns.push_back(took.count() / block);
+            i = first;  // the same keys, in the same order
+            begin = std::chrono::steady_clock::now();
+            for (std::size_t n = 0; n < block; ++n, ++i) {
+                auto v = co_await c.get<std::string>(k[i % key_count]);
+                benchmark::DoNotOptimize(v);
+            }
+            took = std::chrono::steady_clock::now() - begin;
+            facade_ns.push_back(took.count() / block);
+        }
+    };
+    run_loop(state, loop());
+    std::vector<double> ratio(map_ns.size());
+    for (std::size_t b = 0; b < map_ns.size(); ++b) {
+        ratio[b] = facade_ns[b] / map_ns[b];
+    }
+    state.counters["map_ns"] = median(map_ns);
+    state.counters["facade_ns"] = median(facade_ns);
+    state.counters["ratio"] = median(ratio);
+    state.SetItemsProcessed(state.iterations() * 2 * static_cast<std::int64_t>(block));
+}
+
 // The metrics plugin's cost per get, paired: blocks of 256 gets without the plugin and 256
 // with it, alternately, on the same store, each block timed on its own. Slow drifts of a
 // noisy machine hit both sides alike; the counters are the medians of the per-get figures.
@@ -244,13 +303,6 @@ void metrics_plugin_cost(benchmark::State& state) {
         }
     };
     run_loop(state, loop());
-    auto median = [](std::vector<double> v) {
-        if (v.empty()) {
-            return 0.0;
-        }
-        std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-        return v[v.size() / 2];
-    };
     std::vector<double> diff(plain_ns.size());
     for (std::size_t b = 0; b < plain_ns.size(); ++b) {
         diff[b] = metrics_ns[b] - plain_ns[b];
@@ -327,6 +379,7 @@ void memory_entry_bytes(benchmark::State& state) {
 BENCHMARK(memory_entry_bytes)->Iterations(1);
 BENCHMARK(map_get)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(cache_get_bytes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(facade_get_paired)->Iterations(4000)->UseRealTime();
 BENCHMARK(backend_try_get)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(cache_get_bytes_metrics)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(cache_get_bytes_timing)->Threads(1)->UseRealTime();
