@@ -16,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -56,6 +57,12 @@ inline constexpr bool key_formattable_v =
 /// Appends `text` with `\` and `:` escaped by a `\`, so that `:` stays a separator. Runs
 /// without either character are copied whole (the common case: one append).
 inline void append_escaped(std::string& out, std::string_view text) {
+    // Most arguments hold neither character: two vectorized scans, then one append.
+    if (text.empty() || (std::memchr(text.data(), ':', text.size()) == nullptr &&
+                         std::memchr(text.data(), '\\', text.size()) == nullptr)) {
+        out.append(text);
+        return;
+    }
     std::size_t run = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
         char ch = text[i];
