@@ -78,6 +78,11 @@ memo_base::memo_base(cache c, memo_settings s)
     if (s.cache_timeout && s.cache_timeout->count() < 0) {
         throw_error(errc::invalid_argument, "cached: cache_timeout is negative");
     }
+    if (auto head = cache_.plain_key_head(call_)) {
+        read_head_.assign(*head);
+        read_head_stored_ = true;
+    }
+    read_head_.append(prefix_).push_back(':');
 }
 
 auto memo_base::full_key(std::string_view part) const -> std::string {
@@ -97,6 +102,12 @@ auto memo_base::key_head() const -> std::string {
     key.reserve(prefix_.size() + 80);
     key.append(prefix_).push_back(':');
     return key;
+}
+
+auto memo_base::scratch_key() const -> std::string& {
+    thread_local std::string buffer;
+    buffer.assign(read_head_);
+    return buffer;
 }
 
 auto memo_base::cache_failed(std::exception_ptr const& error, std::string_view key) -> bool {

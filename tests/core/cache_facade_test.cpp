@@ -159,6 +159,22 @@ TEST_F(cache_facade_test, a_get_owns_its_key_when_the_caller_s_string_is_gone) {
     EXPECT_EQ(got, (std::vector<std::optional<int>>{7, 8}));
 }
 
+TEST_F(cache_facade_test, plain_key_head_is_what_build_key_puts_in_front) {
+    backend_->claim_plain_keys();
+    cache c{backend_, {.ns = "app"}};
+    ASSERT_TRUE(c.plain_key_head().has_value());
+    EXPECT_EQ(std::string(*c.plain_key_head()) + "k", c.build_key("k"));
+    EXPECT_EQ(c.plain_key_head({.ns = "other"}), std::nullopt);  // built: not this head
+    cache bare{backend_};
+    EXPECT_EQ(bare.plain_key_head(), std::string_view());
+    cache built{backend_, {.ns = "app", .key_builder = [](std::string_view k, std::string_view ns) {
+                               return std::string(ns) + "/" + std::string(k);
+                           }}};
+    EXPECT_EQ(built.plain_key_head(), std::nullopt);
+    cache unclaimed{std::make_shared<scripted_backend>(), {.ns = "app"}};
+    EXPECT_EQ(unclaimed.plain_key_head(), std::nullopt);
+}
+
 TEST_F(cache_facade_test, get_at_once_leaves_a_backend_that_must_be_awaited_alone) {
     // A network-like backend cannot answer at once: nothing is looked up, no plugin hears of
     // it, and the key is left for the awaited get.

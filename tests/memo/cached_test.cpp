@@ -137,6 +137,29 @@ TEST_F(cached_test, empty_key_prefix_is_rejected) {
     }
 }
 
+TEST_F(cached_test, hits_are_read_under_the_key_the_miss_stored) {
+    // A hit's key is built apart from the miss's (in a per-thread buffer, with the cache's
+    // namespace in front, or through the facade for a namespace of the memo's own): whatever
+    // the namespace and the characters the key must escape, a hit reads what the miss wrote.
+    auto plain = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
+    auto own_ns = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s, .ns = "o"});
+    cache bare{backend_};
+    auto no_ns = cached(bare, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
+    for (auto* memo : {&plain, &own_ns, &no_ns}) {
+        for (std::string const& ch :
+             std::vector<std::string>{"C1", "a:b", "a\\:b", std::string(70, 'x')}) {
+            auto first = run(io_, (*memo)(ch, "1"));
+            EXPECT_EQ(run(io_, (*memo)(ch, "1")), first) << ch;
+        }
+        EXPECT_EQ(memo->stats().hits, 4U);
+        EXPECT_EQ(memo->stats().misses, 4U);
+    }
+    EXPECT_EQ(up_->calls, 12);
+    EXPECT_EQ(raw_bytes(io_, *backend_, "t:r:a\\:b:1"), "\"a:b/1#2\"");
+    EXPECT_EQ(raw_bytes(io_, *backend_, "o:r:a\\:b:1"), "\"a:b/1#6\"");
+    EXPECT_EQ(raw_bytes(io_, *backend_, "r:a\\:b:1"), "\"a:b/1#10\"");
+}
+
 // ----- hits, TTLs, switches
 
 TEST_F(cached_test, second_call_is_served_from_the_cache_until_the_ttl_passes) {

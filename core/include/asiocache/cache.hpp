@@ -327,13 +327,28 @@ public:
     void report(memo_event const& event) const noexcept;
 
     /// `get` without a coroutine, when the backend answers every operation at once
-    /// (`backend_traits::immediate`: the memory store): the answer, with `key` consumed and the
-    /// plugins told of a get. Otherwise `std::nullopt`, with nothing done and `key` untouched:
-    /// then `co_await get<T>(std::move(key))`. For layers that await many gets, such as the
-    /// memoized functions' hits.
+    /// (`backend_traits::immediate`: the memory store): the answer, with the plugins told of a
+    /// get. Otherwise `std::nullopt`, with nothing done: then `co_await get<T>(key)`. `key` is
+    /// read during the call only (a stored key of up to `key_arg::inline_size` bytes is built
+    /// on the stack). For layers that await many gets, such as the memoized functions' hits.
     template <class T>
-    auto get_at_once(std::string& key, call_options const& o = {})
+    auto get_at_once(std::string_view key, call_options const& o = {})
         -> std::optional<std::optional<T>>;
+    /// True when `get_at_once` answers (`backend_traits::immediate`, no awaited L2).
+    [[nodiscard]] auto answers_at_once() const noexcept -> bool { return immediate_; }
+    /// The head a key of `o`'s namespace is stored under, when the stored key is that head
+    /// followed by the key as given (`backend_traits::plain_keys`, no key builder, no per-call
+    /// namespace); otherwise `std::nullopt`. With it a layer can build stored keys itself.
+    [[nodiscard]] auto plain_key_head(call_options const& o = {}) const noexcept
+        -> std::optional<std::string_view> {
+        if (!plain_keys_ || o.ns) {
+            return std::nullopt;
+        }
+        return std::string_view(key_head_);
+    }
+    /// `get_at_once` of a key already in its stored form (`plain_key_head` in front).
+    template <class T>
+    auto get_stored_at_once(std::string_view stored) -> std::optional<std::optional<T>>;
 
     /// The stored key for `key`, as every operation builds it.
     [[nodiscard]] auto build_key(std::string_view key, call_options const& o = {}) const
@@ -605,11 +620,20 @@ auto cache::get_awaited(std::string_view full, call_options const& o, scope& s)
 }
 
 template <class T>
-auto cache::get_at_once(std::string& key, call_options const& o) -> std::optional<std::optional<T>> {
+auto cache::get_at_once(std::string_view key, call_options const& o)
+    -> std::optional<std::optional<T>> {
     if (!immediate_) {
         return std::nullopt;
     }
-    auto full = take_key(key, o);
+    key_arg k(key);
+    return get_stored_at_once<T>(place_key(k, o));
+}
+
+template <class T>
+auto cache::get_stored_at_once(std::string_view full) -> std::optional<std::optional<T>> {
+    if (!immediate_) {
+        return std::nullopt;
+    }
     scope s(*this, op::get, full, 1);
     try {
         std::optional<T> v;

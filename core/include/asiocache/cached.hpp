@@ -321,50 +321,83 @@ public:
     /// `<key_prefix>:<part>`, built in one buffer. With the default key builder the arguments
     /// are formatted straight into it rather than through the `std::function`.
     auto key_of(Args const&... args) const -> std::string {
-        if constexpr ((key_formattable_v<Args> && ...)) {
-            if (default_key_) {
-                std::string key = key_head();
-                append_key_args(key, args...);
-                return key;
-            }
-        }
         std::string key = key_head();
-        key += opts_.key_builder(args...);
+        append_key_part(key, args...);
         return key;
     }
 
+    /// Appends the arguments' part of the key to `key`.
+    void append_key_part(std::string& key, Args const&... args) const {
+        if constexpr ((key_formattable_v<Args> && ...)) {
+            if (default_key_) {
+                append_key_args(key, args...);
+                return;
+            }
+        }
+        key += opts_.key_builder(args...);
+    }
+
     /// A call: plain, or through the envelope when a resilience policy is on.
-    static auto call(std::shared_ptr<memo_state> self, memo_call how, Args... args) -> task<R> {
+    /// Takes the arguments by reference to move them once, into the call's frame.
+    static auto call(std::shared_ptr<memo_state> self, memo_call how, Args&&... args) -> task<R> {
         if (self->enveloped_) {
             return call_enveloped(std::move(self), how, std::move(args)...);
         }
-        return call_plain(std::move(self), how, std::move(args)...);
+        if (how.cache_read && self->cache_.answers_at_once()) {
+            return call_at_once(std::move(self), how, std::move(args)...);
+        }
+        return call_plain(std::move(self), how, first_read{}, std::move(args)...);
     }
 
-    static auto call_plain(std::shared_ptr<memo_state> self, memo_call how, Args... args)
+    /// What a call's first read found before `call_plain` took over.
+    struct first_read {
+        bool done = false;         ///< The cache answered (a miss) or failed.
+        std::exception_ptr error;  ///< Its failure, if it failed.
+    };
+
+    /// A plain call on a cache that answers at once (the memory store): a hit is served in
+    /// this small frame, with its key built in this thread's buffer (no heap key); a miss
+    /// goes on in `call_plain`.
+    static auto call_at_once(std::shared_ptr<memo_state> self, memo_call how, Args... args)
         -> task<R> {
+        first_read read{.done = true};
+        try {
+            auto& scratch = self->scratch_key();
+            self->append_key_part(scratch, args...);
+            auto now = self->scratch_is_stored()
+                           ? self->cache_.template get_stored_at_once<R>(scratch)
+                           : self->cache_.template get_at_once<R>(scratch, self->call_);
+            if (now && *now) {
+                bump(self->counters_.hits);
+                co_return std::move(**now);
+            }
+            read.done = now.has_value();
+        } catch (...) {
+            read.error = std::current_exception();
+        }
+        co_return co_await call_plain(std::move(self), how, std::move(read),
+                                      std::move(args)...);
+    }
+
+    static auto call_plain(std::shared_ptr<memo_state> self, memo_call how, first_read read,
+                           Args... args) -> task<R> {
         auto key = self->key_of(args...);
         bool cache_ok = true;
         bool error_seen = false;
         if (how.cache_read) {
-            std::optional<R> hit;
-            std::exception_ptr error;
-            try {
-                // The key moves into the lookup (a hit needs it no more); a miss rebuilds it.
-                // On the memory store the lookup needs no coroutine of its own.
-                if (auto now = self->cache_.template get_at_once<R>(key, self->call_)) {
-                    hit = std::move(*now);
-                } else {
-                    hit = co_await self->cache_.template get<R>(std::move(key), self->call_);
+            std::exception_ptr error = std::move(read.error);
+            if (!read.done && !error) {
+                std::optional<R> hit;
+                try {
+                    hit = co_await self->cache_.template get<R>(key, self->call_);
+                } catch (...) {
+                    error = std::current_exception();
                 }
-            } catch (...) {
-                error = std::current_exception();
+                if (hit) {
+                    bump(self->counters_.hits);
+                    co_return std::move(*hit);
+                }
             }
-            if (hit) {
-                bump(self->counters_.hits);
-                co_return std::move(*hit);
-            }
-            key = self->key_of(args...);
             if (error) {
                 error_seen = true;
                 cache_ok = self->cache_failed(error, key);

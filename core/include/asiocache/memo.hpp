@@ -92,6 +92,11 @@ public:
     [[nodiscard]] auto full_key(std::string_view part) const -> std::string;
     /// `<key_prefix>:` with room reserved for the arguments that follow.
     [[nodiscard]] auto key_head() const -> std::string;
+    /// This thread's buffer for a key that is only read (a hit's lookup), holding the key
+    /// head, and before it the cache's stored-key head when `scratch_is_stored()`: its
+    /// capacity stays, so building such a key allocates nothing.
+    [[nodiscard]] auto scratch_key() const -> std::string&;
+    [[nodiscard]] auto scratch_is_stored() const noexcept -> bool { return read_head_stored_; }
 
     /// Handles an exception thrown by a cache operation on `key`. Rethrows it unless fail-open
     /// lets the call go on: then counts it, reports it to `on_cache_error`, and returns whether
@@ -136,6 +141,10 @@ private:
     std::string prefix_;
     bool fail_open_;
     cache_error_fn on_cache_error_;
+    /// What `scratch_key` starts with: the key head, after the cache's stored-key head when
+    /// the cache has one (`cache::plain_key_head`).
+    std::string read_head_;
+    bool read_head_stored_ = false;
 };
 
 }  // namespace detail
