@@ -13,153 +13,153 @@ set xlabel 'percentile'
 set ylabel 'latency (log scale)'
 set bmargin 9
 $l0_0 << EOD
-0 0.18
-1 0.341
-2 0.571
-3 0.871
-4 141.159
+0 0.17
+1 0.361
+2 0.611
+3 0.923
+4 144.955
 EOD
 $lb0_0 << EOD
-0 0.17
-1 0.421
-2 0.783
-3 1.143
-4 468.916
+0 0.16
+1 0.291
+2 0.511
+3 0.783
+4 561.682
 EOD
 $l0_1 << EOD
-0 91.135
-1 116.223
-2 158.719
-3 337.919
-4 7476.603
+0 78.335
+1 99.327
+2 143.359
+3 231.423
+4 2857.801
 EOD
 $lb0_1 << EOD
-0 77.311
-1 103.935
-2 138.239
-3 230.399
-4 2594.056
+0 68.095
+1 92.671
+2 142.335
+3 307.199
+4 2444.344
 EOD
 $l0_2 << EOD
-0 80.383
-1 107.007
-2 155.647
-3 376.831
-4 4174.698
+0 74.239
+1 105.471
+2 169.983
+3 667.647
+4 8738.845
 EOD
 $lb0_2 << EOD
-0 67.071
-1 95.743
-2 155.647
-3 520.191
-4 4702.08
+0 69.119
+1 105.471
+2 290.815
+3 999.423
+4 4255.658
 EOD
 set title 'concurrency 1'
 set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 4 noopaque font ',11'
 plot $l0_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb0_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
-     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
-     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
-     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
+     $l0_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  asiocache', \
+     $lb0_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  raw hiredis pipelined', \
+     $l0_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  asiocache', \
+     $lb0_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  raw libmemcached sync'
 $l1_0 << EOD
-0 0.271
-1 0.543
-2 0.851
-3 1.175
-4 133.038
+0 0.631
+1 1.063
+2 1.727
+3 3.455
+4 4148.169
 EOD
 $lb1_0 << EOD
-0 0.16
-1 0.311
-2 0.543
-3 0.743
-4 4047.339
+0 0.281
+1 0.651
+2 1.071
+3 2.159
+4 1069.435
 EOD
 $l1_1 << EOD
-0 139.263
-1 205.823
-2 286.719
-3 368.639
-4 2536.34
+0 184.319
+1 270.335
+2 712.703
+3 2473.983
+4 5961.707
 EOD
 $lb1_1 << EOD
-0 175.103
-1 237.567
-2 290.815
-3 655.359
-4 4009.173
+0 214.015
+1 458.751
+2 954.367
+3 3440.639
+4 8443.567
 EOD
 $l1_2 << EOD
-0 151.551
-1 235.519
-2 368.639
-3 626.687
-4 2640.595
+0 165.887
+1 245.759
+2 387.071
+3 1302.527
+4 3878.679
 EOD
 $lb1_2 << EOD
-0 60.159
-1 86.015
-2 127.999
-3 301.055
-4 2574.106
+0 65.535
+1 91.135
+2 134.143
+3 393.215
+4 2857.596
 EOD
 set title 'concurrency 64'
 unset key
 plot $l1_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb1_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
-     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
-     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
-     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
+     $l1_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  asiocache', \
+     $lb1_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  raw hiredis pipelined', \
+     $l1_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  asiocache', \
+     $lb1_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  raw libmemcached sync'
 $l2_0 << EOD
-0 0.261
-1 0.531
-2 0.875
-3 1.375
-4 186.827
+0 0.17
+1 0.381
+2 0.623
+3 0.943
+4 141.349
 EOD
 $lb2_0 << EOD
-0 0.251
-1 0.551
-2 0.863
-3 1.183
-4 104.445
+0 0.16
+1 0.351
+2 0.671
+3 1.063
+4 273.065
 EOD
 $l2_1 << EOD
-0 700.415
-1 884.735
-2 1261.567
-3 2473.983
-4 3085.073
+0 1163.263
+1 2490.367
+2 3899.391
+3 5799.935
+4 9934.186
 EOD
 $lb2_1 << EOD
-0 663.551
-1 892.927
-2 999.423
-3 1785.855
-4 5659.53
+0 770.047
+1 905.215
+2 1036.287
+3 1908.735
+4 3418.288
 EOD
 $l2_2 << EOD
-0 798.719
-1 1236.991
-2 1982.463
-3 3358.719
-4 5276.933
+0 757.759
+1 1097.727
+2 1523.711
+3 3047.423
+4 8022.412
 EOD
 $lb2_2 << EOD
-0 57.343
-1 78.847
-2 119.295
-3 171.007
-4 2750.767
+0 68.607
+1 100.351
+2 160.767
+3 405.503
+4 4677.739
 EOD
 set title 'concurrency 512'
 unset key
 plot $l2_0 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $lb2_0 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
-     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
-     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
-     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
+     $l2_1 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  asiocache', \
+     $lb2_1 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  raw hiredis pipelined', \
+     $l2_2 using 1:2 with linespoints lw 2.5 pt 7 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  asiocache', \
+     $lb2_2 using 1:2 with linespoints lw 2 dt 2 pt 6 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  raw libmemcached sync'
 unset multiplot

@@ -13,38 +13,38 @@ set key at screen 0.02, screen 0.02 left bottom vertical Left reverse maxrows 3 
 set xtics (1, 64, 512)
 set xrange [0.6666666666666666:768]
 $t0 << EOD
-1 4379732.325047545
-64 3190323.203079328
-512 3143550.748694583
+1 4383445.08639926
+64 1451880.668232484
+512 4139019.2242656145
 EOD
 $b0 << EOD
-1 4077428.231740989
-64 4916418.556225721
-512 3128095.21856578
+1 5110443.507693943
+64 2794529.4697190886
+512 4393881.627105709
 EOD
 $t1 << EOD
-1 10661.66398344401
-64 436251.2005811027
-512 711352.7583807394
+1 12354.410720339774
+64 305817.2336321562
+512 365672.06684036617
 EOD
 $b1 << EOD
-1 12402.59810923852
-64 344458.2812745592
-512 714985.1341563247
+1 13854.97310403263
+64 232499.6143580438
+512 639765.237599984
 EOD
 $t2 << EOD
-1 11799.789381626064
-64 405757.3681480429
-512 581827.7635480369
+1 12305.575658730953
+64 360026.8269433806
+512 631365.0342103917
 EOD
 $b2 << EOD
-1 13614.285869394698
-64 15319.117936322404
-512 16604.535856133192
+1 12524.127490948602
+64 14168.452222419462
+512 13365.999135665388
 EOD
 plot $t0 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#1f77b4' title 'memory://  asiocache', \
      $b0 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#1f77b4' title 'memory://  std::unordered\_map+mutex', \
-     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  asiocache', \
-     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:23992/0  raw hiredis pipelined', \
-     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  asiocache', \
-     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:45833  raw libmemcached sync'
+     $t1 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  asiocache', \
+     $b1 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#d62728' title 'redis://127.0.0.1:32229/0  raw hiredis pipelined', \
+     $t2 using 1:2 with linespoints lw 2.5 pt 7 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  asiocache', \
+     $b2 using 1:2 with linespoints lw 2 dt 2 pt 6 ps 1.2 lc rgb '#2ca02c' title 'memcached://127.0.0.1:27263  raw libmemcached sync'
