@@ -13,8 +13,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -300,6 +303,91 @@ TEST_F(memory_objects_test, a_lease_is_taken_and_released_on_objects) {
     EXPECT_EQ(b_->stats().entries, 1U);
     EXPECT_EQ(run(io_, fetch("C1")), "C1");
     EXPECT_EQ(calls, 1);
+}
+
+/// What the probes of `reentrant` objects saw. Their reads are kept here and waited for at the
+/// end of the test, so a read that waited out its two seconds still ends before the store does.
+struct probe_log {
+    std::mutex mutex;
+    std::vector<std::future<void>> reads;
+    std::atomic<int> probes{0};
+    std::atomic<int> held_up{0};
+};
+
+/// An object whose destructor reads its own key from another thread and waits for that read
+/// (at most two seconds). Destroyed with the key's shard locked, it would wait in vain.
+struct reentrant {
+    memory_backend* store = nullptr;
+    std::string key;
+    probe_log* log = nullptr;
+
+    reentrant(memory_backend* s, std::string k, probe_log* l)
+        : store(s), key(std::move(k)), log(l) {}
+    reentrant(reentrant const&) = default;
+    reentrant(reentrant&& o) noexcept
+        : store(std::exchange(o.store, nullptr)), key(std::move(o.key)), log(o.log) {}
+    auto operator=(reentrant const&) -> reentrant& = default;
+    auto operator=(reentrant&&) -> reentrant& = default;
+    ~reentrant() {
+        if (store == nullptr) {
+            return;
+        }
+        auto read = std::async(std::launch::async,
+                               [s = store, k = key] { static_cast<void>(s->lookup(k)); });
+        ++log->probes;
+        if (read.wait_for(2s) != std::future_status::ready) {
+            ++log->held_up;
+        }
+        std::lock_guard lock(log->mutex);
+        log->reads.push_back(std::move(read));
+    }
+};
+
+TEST_F(memory_objects_test, a_kept_object_is_destroyed_with_its_shard_unlocked) {
+    // Overwritten, removed, evicted, expired and flushed: each time the store lets go of an
+    // object, its destructor's read of the same key gets through.
+    backend({.max_entries = 1, .shards = 1});
+    auto c = objects("");
+    probe_log log;
+    // Whatever fails, the store lets go of every probe before the log goes.
+    struct emptied {
+        memory_backend& store;
+        ~emptied() { store.forget_all(); }
+    } const empty_at_end{*b_};
+    auto const destroyed_freely = [&log](int before) {
+        return log.probes.load() > before && log.held_up.load() == 0;
+    };
+    auto put = [&](std::string const& k) {
+        run(io_, c.set(k, reentrant{b_.get(), k, &log}));
+    };
+
+    put("k");
+    int before = log.probes.load();
+    put("k");  // overwritten
+    EXPECT_TRUE(destroyed_freely(before)) << log.held_up.load() << " destructor(s) held up";
+    before = log.probes.load();
+    EXPECT_EQ(run(io_, c.remove("k")), 1U);
+    EXPECT_TRUE(destroyed_freely(before)) << "removed";
+    put("a");
+    before = log.probes.load();
+    put("b");  // "a" evicted: one entry at most
+    EXPECT_TRUE(destroyed_freely(before)) << "evicted";
+    EXPECT_EQ(b_->stats().evictions, 1U);
+    run(io_, c.set("b", reentrant{b_.get(), "b", &log}, expiry(10ms)));
+    clock_->advance(10ms);
+    before = log.probes.load();
+    EXPECT_FALSE(run(io_, c.exists("b")));  // expired, reclaimed when read
+    EXPECT_TRUE(destroyed_freely(before)) << "expired";
+    put("c");
+    before = log.probes.load();
+    run(io_, c.clear_all());
+    EXPECT_TRUE(destroyed_freely(before)) << "flushed";
+    EXPECT_EQ(b_->stats().entries, 0U);
+
+    std::lock_guard lock(log.mutex);
+    for (auto& read : log.reads) {
+        read.get();
+    }
 }
 
 }  // namespace

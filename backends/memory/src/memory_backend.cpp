@@ -246,6 +246,21 @@ public:
         }
     }
 
+    /// Takes every entry out onto the front of the list `out` (chained by `entry::chain`) and
+    /// returns the buckets.
+    void take_all(entry*& out) noexcept {
+        for (std::size_t b = 0; b < bucket_count_; ++b) {
+            for (entry* e = buckets_[b]; e != nullptr;) {
+                entry* next = e->chain;
+                e->chain = out;
+                out = e;
+                e = next;
+            }
+        }
+        buckets_.reset();
+        bucket_count_ = mask_ = size_ = 0;
+    }
+
     /// Destroys every entry and returns the buckets.
     void clear() noexcept {
         for (std::size_t b = 0; b < bucket_count_; ++b) {
@@ -341,8 +356,10 @@ struct alignas(64) shard {
     std::uint64_t misses = 0;
     std::uint64_t evictions = 0;
     std::uint64_t expirations = 0;
+    /// Entries taken out under `mutex` and not yet destroyed, chained by `entry::chain`.
+    entry* retired = nullptr;
 
-    // Every member function below runs with `mutex` held.
+    // Every member function below runs with `mutex` held, by a `shard_lock`.
 
     void erase(entry* e) noexcept {
         e->lru.unlink();
@@ -352,7 +369,15 @@ struct alignas(64) shard {
         }
         bytes -= charge(*e);
         map.unlink(e);
-        destroy(e);
+        retire(e);
+    }
+
+    /// Hands `e`, linked nowhere now, to the `shard_lock` that holds `mutex`, which destroys
+    /// it once the mutex is released: a kept object's destructor is the user's code, which
+    /// may be slow or use this store again.
+    void retire(entry* e) noexcept {
+        e->chain = retired;
+        retired = e;
     }
 
     /// The live entry under `k`, or nullptr; an expired one is reclaimed on the way.
@@ -438,7 +463,7 @@ struct alignas(64) shard {
             map.replace(e, fresh);
             bytes -= charge(*e);
             bytes += charge(*fresh);
-            destroy(e);
+            retire(e);
             e = fresh;
         }
         e->version = ++next_version;
@@ -521,12 +546,37 @@ struct alignas(64) shard {
     }
 
     void clear() noexcept {
-        map.clear();
+        map.take_all(retired);
         lru.prev = lru.next = &lru;
         expiring.prev = expiring.next = &expiring;
         ttl_count = 0;
         bytes = 0;
     }
+};
+
+/// Holds a shard's mutex; on release, destroys the entries the shard retired meanwhile, with
+/// the mutex released. A kept object's destructor then runs outside the lock, so a heavy one
+/// does not hold up the shard and one that uses the store again does not deadlock.
+class shard_lock {
+public:
+    explicit shard_lock(shard& s) : s_(s) { s_.mutex.lock(); }
+    shard_lock(shard_lock const&) = delete;
+    auto operator=(shard_lock const&) -> shard_lock& = delete;
+    ~shard_lock() {
+        entry* dead = s_.retired;
+        if (dead != nullptr) {
+            s_.retired = nullptr;
+        }
+        s_.mutex.unlock();
+        while (dead != nullptr) {
+            entry* next = dead->chain;
+            destroy(dead);
+            dead = next;
+        }
+    }
+
+private:
+    shard& s_;
 };
 
 /// A byte operation met an entry that keeps an object.
@@ -617,7 +667,7 @@ struct memory_backend::impl {
     void lookup(std::string_view key, std::optional<std::string>& out) {
         auto [s, k] = locate(key);
         lazy_now now(*clock);
-        std::lock_guard lock(s->mutex);
+        shard_lock lock(*s);
         entry* e = s->find_live(k, now);
         if (e == nullptr) {
             ++s->misses;
@@ -635,7 +685,7 @@ struct memory_backend::impl {
         auto [s, k] = locate(key);
         s->check_size(key, value.size());
         lazy_now now(*clock);
-        std::lock_guard lock(s->mutex);
+        shard_lock lock(*s);
         entry* e = s->store(k, value, ttl, now);
         after_write(*s, e, now);
     }
@@ -644,7 +694,7 @@ struct memory_backend::impl {
     auto with_live(std::string_view key, F&& f) {
         auto [s, k] = locate(key);
         lazy_now now(*clock);
-        std::lock_guard lock(s->mutex);
+        shard_lock lock(*s);
         return std::forward<F>(f)(*s, k, s->find_live(k, now), now);
     }
 };
@@ -704,7 +754,7 @@ auto memory_backend::add(std::string key, std::string value, expiry ttl, deadlin
     s->check_size(key, value.size());
     lazy_now now(*impl_->clock);
     {
-        std::lock_guard lock(s->mutex);
+        shard_lock lock(*s);
         if (s->find_live(k, now) == nullptr) {
             entry* e = s->insert(k, value);
             s->set_ttl(*e, ttl, now);
@@ -796,7 +846,7 @@ auto memory_backend::clear(std::string ns, deadline /*dl*/) -> task<std::size_t>
     lazy_now now(*impl_->clock);
     for (std::size_t i = 0; i < impl_->shard_count; ++i) {
         shard& s = impl_->shards[i];
-        std::lock_guard lock(s.mutex);
+        shard_lock lock(s);
         s.map.for_each([&](entry* e) {
             if (e->key().starts_with(prefix)) {
                 if (e->expires() && e->expires_at <= now()) {
@@ -814,7 +864,7 @@ auto memory_backend::clear(std::string ns, deadline /*dl*/) -> task<std::size_t>
 auto memory_backend::clear_all(deadline /*dl*/) -> task<void> {
     for (std::size_t i = 0; i < impl_->shard_count; ++i) {
         shard& s = impl_->shards[i];
-        std::lock_guard lock(s.mutex);
+        shard_lock lock(s);
         s.clear();
     }
     co_return;
@@ -842,7 +892,7 @@ auto memory_backend::cas(std::string key, std::string value, std::uint64_t token
     auto [s, k] = impl_->locate(key);
     s->check_size(key, value.size());
     lazy_now now(*impl_->clock);
-    std::lock_guard lock(s->mutex);
+    shard_lock lock(*s);
     entry* e = s->find_live(k, now);
     if (e == nullptr || e->version != token) {
         co_return false;
@@ -917,7 +967,7 @@ auto memory_backend::put_now(std::string key, object_ptr obj, expiry ttl, put_mo
     auto [s, k] = impl_->locate(key);
     s->check_size(key, obj->bytes(), true);
     lazy_now now(*impl_->clock);
-    std::lock_guard lock(s->mutex);
+    shard_lock lock(*s);
     entry* e = s->find_live(k, now);
     switch (mode) {
         case put_mode::replace:
@@ -957,7 +1007,7 @@ auto memory_backend::forget(std::string_view key) -> bool {
 void memory_backend::forget_all() noexcept {
     for (std::size_t i = 0; i < impl_->shard_count; ++i) {
         shard& s = impl_->shards[i];
-        std::lock_guard lock(s.mutex);
+        shard_lock lock(s);
         s.clear();
     }
 }
@@ -970,7 +1020,7 @@ auto memory_backend::sweep(std::size_t max_examined) -> std::size_t {
     std::size_t const first = impl_->sweep_cursor.fetch_add(1, std::memory_order_relaxed);
     for (std::size_t i = 0; i < impl_->shard_count && left > 0; ++i) {
         shard& s = impl_->shards[(first + i) & impl_->mask];
-        std::lock_guard lock(s.mutex);
+        shard_lock lock(s);
         auto r = s.sweep(std::min(left, per_shard), now);
         left -= r.examined;
         reclaimed += r.reclaimed;
@@ -982,7 +1032,7 @@ auto memory_backend::stats() const -> memory_stats {
     memory_stats out;
     for (std::size_t i = 0; i < impl_->shard_count; ++i) {
         shard& s = impl_->shards[i];
-        std::lock_guard lock(s.mutex);
+        shard_lock lock(s);
         out.hits += s.hits;
         out.misses += s.misses;
         out.evictions += s.evictions;
