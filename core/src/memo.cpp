@@ -104,10 +104,19 @@ auto memo_base::key_head() const -> std::string {
     return key;
 }
 
-auto memo_base::scratch_key() const -> std::string& {
-    thread_local std::string buffer;
-    buffer.assign(read_head_);
+auto memo_base::scratch_key() const -> scratch_buffer& {
+    thread_local scratch_buffer buffer;
+    buffer.key.assign(read_head_);
+    ++buffer.uses;
     return buffer;
+}
+
+auto memo_base::key_from_scratch(std::string const& scratch) const -> std::string {
+    auto const key = std::string_view(scratch).substr(read_head_.size() - prefix_.size() - 1);
+    std::string out;
+    out.reserve(key.size() + 80);  // as key_head: the lookup puts the namespace in front
+    out.append(key);
+    return out;
 }
 
 auto memo_base::cache_failed(std::exception_ptr const& error, std::string_view key) -> bool {

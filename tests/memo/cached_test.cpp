@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -158,6 +159,38 @@ TEST_F(cached_test, hits_are_read_under_the_key_the_miss_stored) {
     EXPECT_EQ(raw_bytes(io_, *backend_, "t:r:a\\:b:1"), "\"a:b/1#2\"");
     EXPECT_EQ(raw_bytes(io_, *backend_, "o:r:a\\:b:1"), "\"a:b/1#6\"");
     EXPECT_EQ(raw_bytes(io_, *backend_, "r:a\\:b:1"), "\"a:b/1#10\"");
+}
+
+TEST_F(cached_test, the_key_builder_runs_once_per_call) {
+    // Counted on a hit, on a miss (whose hit attempt built the key already) and on a builder
+    // that throws: the call fails with the builder's exception after one run.
+    int built = 0;
+    bool refuse = false;
+    auto memo = cached(cache_, make_fetch(up_),
+                       {.key_prefix = "r",
+                        .key_builder =
+                            [&built, &refuse](std::string const& ch, std::string const& ts) {
+                                ++built;
+                                if (refuse) {
+                                    throw std::invalid_argument("no key for " + ch);
+                                }
+                                return ch + "/" + ts;
+                            },
+                        .ttl = 60s});
+    auto first = run(io_, memo("C1", "1"));
+    EXPECT_EQ(built, 1) << "a miss";
+    EXPECT_EQ(run(io_, memo("C1", "1")), first);
+    EXPECT_EQ(built, 2) << "a hit";
+    EXPECT_EQ(raw_bytes(io_, *backend_, "t:r:C1/1"), "\"" + first + "\"");
+    refuse = true;
+    try {
+        run(io_, memo("C2", "1"));
+        ADD_FAILURE() << "a call whose key builder threw went on";
+    } catch (std::invalid_argument const& e) {
+        EXPECT_STREQ(e.what(), "no key for C2");
+    }
+    EXPECT_EQ(built, 3) << "a builder that throws";
+    EXPECT_EQ(up_->calls, 1);
 }
 
 // ----- hits, TTLs, switches

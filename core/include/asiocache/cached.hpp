@@ -353,20 +353,23 @@ public:
     struct first_read {
         bool done = false;         ///< The cache answered (a miss) or failed.
         std::exception_ptr error;  ///< Its failure, if it failed.
+        std::string key;           ///< The call's key (`key_of`), when already built.
     };
 
     /// A plain call on a cache that answers at once (the memory store): a hit is served in
     /// this small frame, with its key built in this thread's buffer (no heap key); a miss
-    /// goes on in `call_plain`.
+    /// goes on in `call_plain` with that key. The key is built once either way, so a key
+    /// builder that throws fails the call at its first run.
     static auto call_at_once(std::shared_ptr<memo_state> self, memo_call how, Args... args)
         -> task<R> {
         first_read read{.done = true};
+        auto& scratch = self->scratch_key();
+        auto const use = scratch.uses;
+        self->append_key_part(scratch.key, args...);
         try {
-            auto& scratch = self->scratch_key();
-            self->append_key_part(scratch, args...);
             auto now = self->scratch_is_stored()
-                           ? self->cache_.template get_stored_at_once<R>(scratch)
-                           : self->cache_.template get_at_once<R>(scratch, self->call_);
+                           ? self->cache_.template get_stored_at_once<R>(scratch.key)
+                           : self->cache_.template get_at_once<R>(scratch.key, self->call_);
             if (now && *now) {
                 bump(self->counters_.hits);
                 co_return std::move(**now);
@@ -375,13 +378,16 @@ public:
         } catch (...) {
             read.error = std::current_exception();
         }
+        // A plugin hook that ran another memoized call on this thread took the buffer.
+        read.key = scratch.uses == use ? self->key_from_scratch(scratch.key) : self->key_of(args...);
         co_return co_await call_plain(std::move(self), how, std::move(read),
                                       std::move(args)...);
     }
 
     static auto call_plain(std::shared_ptr<memo_state> self, memo_call how, first_read read,
                            Args... args) -> task<R> {
-        auto key = self->key_of(args...);
+        // A key is never empty: it starts with the key prefix.
+        auto key = read.key.empty() ? self->key_of(args...) : std::move(read.key);
         bool cache_ok = true;
         bool error_seen = false;
         if (how.cache_read) {
@@ -565,14 +571,7 @@ private:
         } catch (...) {
             error = std::current_exception();
         }
-        if (timer) {
-            timer->cancel();
-        }
-        if (error) {
-            self->flights_.fail(key, f, std::move(error));
-        } else {
-            self->flights_.complete(key, f, std::move(value));
-        }
+        end_flight(*self, key, f, timer.get(), std::move(value), std::move(error));
     }
 
     auto refresh_once(std::string const& key, flight<R> const* f, std::int64_t seen_soft,
@@ -633,6 +632,21 @@ private:
         co_return value;
     }
 
+    /// Ends flight `f` of `key` with `value`, or with `error` when set, after stopping its call
+    /// timer. A flight the timer has failed already ignores the end.
+    static void end_flight(memo_state& self, std::string const& key,
+                           std::shared_ptr<flight<R>> const& f, boost::asio::steady_timer* timer,
+                           std::shared_ptr<R const> value, std::exception_ptr error) {
+        if (timer != nullptr) {
+            timer->cancel();
+        }
+        if (error) {
+            self.flights_.fail(key, f, std::move(error));
+        } else {
+            self.flights_.complete(key, f, std::move(value));
+        }
+    }
+
     /// Runs the flight of `key` and completes it, with a value or the function's exception.
     /// A flight that timed out (`timer` fired) is already failed; its result is then dropped.
     static auto lead(std::shared_ptr<memo_state> self, std::string key,
@@ -645,14 +659,7 @@ private:
         } catch (...) {
             error = std::current_exception();
         }
-        if (timer) {
-            timer->cancel();
-        }
-        if (error) {
-            self->flights_.fail(key, f, std::move(error));
-        } else {
-            self->flights_.complete(key, f, std::move(value));
-        }
+        end_flight(*self, key, f, timer.get(), std::move(value), std::move(error));
     }
 
     /// Reads `key`; a cache failure gives `nullopt` under fail-open and clears `cache_ok`.

@@ -92,11 +92,20 @@ public:
     [[nodiscard]] auto full_key(std::string_view part) const -> std::string;
     /// `<key_prefix>:` with room reserved for the arguments that follow.
     [[nodiscard]] auto key_head() const -> std::string;
-    /// This thread's buffer for a key that is only read (a hit's lookup), holding the key
-    /// head, and before it the cache's stored-key head when `scratch_is_stored()`: its
-    /// capacity stays, so building such a key allocates nothing.
-    [[nodiscard]] auto scratch_key() const -> std::string&;
+    /// A thread's buffer for a hit's key; its capacity stays, so building a key in it
+    /// allocates nothing. `uses` counts the keys begun in it: a plugin hook that ran another
+    /// memoized call on the thread meanwhile shows as a count moved on.
+    struct scratch_buffer {
+        std::string key;
+        std::uint64_t uses = 0;
+    };
+    /// This thread's buffer, holding the key head, and before it the cache's stored-key head
+    /// when `scratch_is_stored()`.
+    [[nodiscard]] auto scratch_key() const -> scratch_buffer&;
     [[nodiscard]] auto scratch_is_stored() const noexcept -> bool { return read_head_stored_; }
+    /// The key `scratch` (from `scratch_key()`, the arguments appended) holds, as `key_of`
+    /// builds it: without the cache's stored-key head, with room for the namespace in front.
+    [[nodiscard]] auto key_from_scratch(std::string const& scratch) const -> std::string;
 
     /// Handles an exception thrown by a cache operation on `key`. Rethrows it unless fail-open
     /// lets the call go on: then counts it, reports it to `on_cache_error`, and returns whether
