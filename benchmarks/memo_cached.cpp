@@ -10,6 +10,7 @@
 // or the JSON serializer (/json:1: the default, where parsing dominates both paths).
 #include "asiocache/asiocache.hpp"
 #include "asiocache/backends/memory.hpp"
+#include "paired.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -88,56 +89,38 @@ void memoized_call(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
-auto median(std::vector<double> v) -> double {
-    if (v.empty()) {
-        return 0.0;
-    }
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-}
-
-/// The memoized call against the facade get, paired: blocks of 256 gets of the key and 256
-/// memoized calls that read it, alternately, each block timed on its own. The counters are
-/// the medians of the per-call figures and of the per-pair ratios, which a shared machine's
-/// slow phases cannot tilt (they hit both blocks of a pair alike).
+/// The memoized call against the facade get, paired (paired.hpp): blocks of 256 gets of the
+/// key and 256 memoized calls that read it, alternately. The counters are the medians of the
+/// per-call figures and of the per-pair ratios, which a slow phase of the machine cannot tilt.
 void memo_vs_get_paired(benchmark::State& state) {
     constexpr std::size_t block = 256;
     auto cache = make_cache(state);
     auto memo = asiocache::cached(cache, fetch, {.key_prefix = "replies", .ttl = 60s});
-    std::vector<double> get_ns;
-    std::vector<double> memo_ns;
+    asiocache::bench::paired_blocks pairs;
     run_loop([&]() -> task<void> {
         std::string channel = "C024";
         std::string ts = "1700000000.000001";
         co_await memo(channel, ts);  // warm the key
         std::string key = memo.key(channel, ts);
         for (auto _ : state) {
-            auto begin = std::chrono::steady_clock::now();
+            pairs.start();
             for (std::size_t n = 0; n < block; ++n) {
                 auto v = co_await cache.get<std::string>(key);
                 benchmark::DoNotOptimize(v);
             }
-            std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - begin;
-            get_ns.push_back(took.count() / block);
-            begin = std::chrono::steady_clock::now();
+            pairs.first_done(block);
+            pairs.start();
             for (std::size_t n = 0; n < block; ++n) {
                 auto v = co_await memo(channel, ts);
                 benchmark::DoNotOptimize(v);
             }
-            took = std::chrono::steady_clock::now() - begin;
-            memo_ns.push_back(took.count() / block);
+            pairs.second_done(block);
         }
         if (memo.stats().upstream_calls != 1) {
             state.SkipWithError("the key was not warm");
         }
     });
-    std::vector<double> ratio(get_ns.size());
-    for (std::size_t b = 0; b < get_ns.size(); ++b) {
-        ratio[b] = memo_ns[b] / get_ns[b];
-    }
-    state.counters["get_ns"] = median(get_ns);
-    state.counters["memo_ns"] = median(memo_ns);
-    state.counters["ratio"] = median(ratio);
+    pairs.report_ratio(state, "get", "memo");
     state.SetItemsProcessed(state.iterations() * 2 * static_cast<std::int64_t>(block));
 }
 

@@ -11,6 +11,7 @@
 // Compare `items_per_second` medians: ratios are what matter on a shared machine.
 #include "asiocache/asiocache.hpp"
 #include "asiocache/backends/memory.hpp"
+#include "paired.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -217,23 +218,13 @@ void cache_set_bytes(benchmark::State& state) {
     run_loop(state, set_loop(&state, &bytes_cache()));
 }
 
-auto median(std::vector<double> v) -> double {
-    if (v.empty()) {
-        return 0.0;
-    }
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-}
-
-// The facade get against the map lookup, paired: blocks of 256 map lookups and 256 facade
-// gets of the same keys, alternately, each block timed on its own. The counters are the
-// medians of the per-get figures and of the per-pair ratios: a slow phase of a shared machine
-// hits both blocks of a pair alike, where the unpaired medians of `map_get` and
-// `cache_get_bytes` can each land in a different phase.
+// The facade get against the map lookup, paired (paired.hpp): blocks of 256 map lookups and
+// 256 facade gets of the same keys, alternately. The counters are the medians of the per-get
+// figures and of the per-pair ratios, which a slow phase of the machine cannot tilt, where the
+// unpaired medians of `map_get` and `cache_get_bytes` can each land in a different phase.
 void facade_get_paired(benchmark::State& state) {
     constexpr std::size_t block = 256;
-    std::vector<double> map_ns;
-    std::vector<double> facade_ns;
+    asiocache::bench::paired_blocks pairs;
     auto loop = [&]() -> asiocache::task<void> {
         auto const& k = keys();
         auto& m = baseline();
@@ -241,7 +232,7 @@ void facade_get_paired(benchmark::State& state) {
         std::size_t i = start_index(state);
         for (auto _ : state) {
             auto const first = i;
-            auto begin = std::chrono::steady_clock::now();
+            pairs.start();
             for (std::size_t n = 0; n < block; ++n, ++i) {
                 std::string out;
                 {
@@ -253,36 +244,27 @@ void facade_get_paired(benchmark::State& state) {
                 }
                 benchmark::DoNotOptimize(out);
             }
-            std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - begin;
-            map_ns.push_back(took.count() / block);
+            pairs.first_done(block);
             i = first;  // the same keys, in the same order
-            begin = std::chrono::steady_clock::now();
+            pairs.start();
             for (std::size_t n = 0; n < block; ++n, ++i) {
                 auto v = co_await c.get<std::string>(k[i % key_count]);
                 benchmark::DoNotOptimize(v);
             }
-            took = std::chrono::steady_clock::now() - begin;
-            facade_ns.push_back(took.count() / block);
+            pairs.second_done(block);
         }
     };
     run_loop(state, loop());
-    std::vector<double> ratio(map_ns.size());
-    for (std::size_t b = 0; b < map_ns.size(); ++b) {
-        ratio[b] = facade_ns[b] / map_ns[b];
-    }
-    state.counters["map_ns"] = median(map_ns);
-    state.counters["facade_ns"] = median(facade_ns);
-    state.counters["ratio"] = median(ratio);
+    pairs.report_ratio(state, "map", "facade");
     state.SetItemsProcessed(state.iterations() * 2 * static_cast<std::int64_t>(block));
 }
 
-// The metrics plugin's cost per get, paired: blocks of 256 gets without the plugin and 256
-// with it, alternately, on the same store, each block timed on its own. Slow drifts of a
-// noisy machine hit both sides alike; the counters are the medians of the per-get figures.
+// The metrics plugin's cost per get, paired (paired.hpp): blocks of 256 gets without the
+// plugin and 256 with it, alternately, on the same store. The counters are the medians of the
+// per-get figures and of the per-pair differences.
 void metrics_plugin_cost(benchmark::State& state) {
     constexpr std::size_t block = 256;
-    std::vector<double> plain_ns;
-    std::vector<double> metrics_ns;
+    asiocache::bench::paired_blocks pairs;
     auto loop = [&]() -> asiocache::task<void> {
         auto const& k = keys();
         auto& plain = bytes_cache();
@@ -290,26 +272,22 @@ void metrics_plugin_cost(benchmark::State& state) {
         std::size_t i = start_index(state);
         for (auto _ : state) {
             for (auto* c : {&plain, &watched}) {
-                auto const begin = std::chrono::steady_clock::now();
+                pairs.start();
                 for (std::size_t n = 0; n < block; ++n) {
                     auto v = co_await c->get<std::string>(k[i % key_count]);
                     benchmark::DoNotOptimize(v);
                     ++i;
                 }
-                std::chrono::duration<double, std::nano> took =
-                    std::chrono::steady_clock::now() - begin;
-                (c == &plain ? plain_ns : metrics_ns).push_back(took.count() / block);
+                if (c == &plain) {
+                    pairs.first_done(block);
+                } else {
+                    pairs.second_done(block);
+                }
             }
         }
     };
     run_loop(state, loop());
-    std::vector<double> diff(plain_ns.size());
-    for (std::size_t b = 0; b < plain_ns.size(); ++b) {
-        diff[b] = metrics_ns[b] - plain_ns[b];
-    }
-    state.counters["plain_ns"] = median(plain_ns);
-    state.counters["metrics_ns"] = median(metrics_ns);
-    state.counters["cost_ns"] = median(diff);
+    pairs.report_cost(state, "plain", "metrics");
     state.SetItemsProcessed(state.iterations() * 2 * static_cast<std::int64_t>(block));
 }
 
