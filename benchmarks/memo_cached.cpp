@@ -124,6 +124,44 @@ void memo_vs_get_paired(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * 2 * static_cast<std::int64_t>(block));
 }
 
+/// The key builder's cost, paired (paired.hpp): blocks of 256 memoized calls keyed by the
+/// default builder and 256 keyed by `key_from_args<0, 1>()`, the builder the README's Slack
+/// example uses to leave out its client, on the same arguments (the same key part).
+void key_from_args_paired(benchmark::State& state) {
+    constexpr std::size_t block = 256;
+    auto cache = make_cache(state);
+    auto by_default = asiocache::cached(cache, fetch, {.key_prefix = "d", .ttl = 60s});
+    auto by_position = asiocache::cached(
+        cache, fetch,
+        {.key_prefix = "p", .key_builder = asiocache::key_from_args<0, 1>(), .ttl = 60s});
+    asiocache::bench::paired_blocks pairs;
+    run_loop([&]() -> task<void> {
+        std::string channel = "C024";
+        std::string ts = "1700000000.000001";
+        co_await by_default(channel, ts);
+        co_await by_position(channel, ts);
+        for (auto _ : state) {
+            pairs.start();
+            for (std::size_t n = 0; n < block; ++n) {
+                auto v = co_await by_default(channel, ts);
+                benchmark::DoNotOptimize(v);
+            }
+            pairs.first_done(block);
+            pairs.start();
+            for (std::size_t n = 0; n < block; ++n) {
+                auto v = co_await by_position(channel, ts);
+                benchmark::DoNotOptimize(v);
+            }
+            pairs.second_done(block);
+        }
+        if (by_default.stats().upstream_calls != 1 || by_position.stats().upstream_calls != 1) {
+            state.SkipWithError("the keys were not warm");
+        }
+    });
+    pairs.report_ratio(state, "default_key", "key_from_args");
+    state.SetItemsProcessed(state.iterations() * 2 * static_cast<std::int64_t>(block));
+}
+
 /// The same, with the plugins a production cache would carry.
 void memoized_call_with_plugins(benchmark::State& state) {
     auto cache = make_cache(state);
@@ -167,6 +205,7 @@ BENCHMARK(memo_fn_call)->ArgName("json")->Arg(0)->Arg(1);
 BENCHMARK(memoized_call)->ArgName("json")->Arg(0)->Arg(1);
 BENCHMARK(memoized_call_with_plugins)->ArgName("json")->Arg(0)->Arg(1);
 BENCHMARK(memo_vs_get_paired)->ArgName("json")->Arg(0)->Arg(1)->Iterations(2000)->UseRealTime();
+BENCHMARK(key_from_args_paired)->ArgName("json")->Arg(0)->Iterations(2000)->UseRealTime();
 
 }  // namespace
 
