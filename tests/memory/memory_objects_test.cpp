@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -327,7 +328,12 @@ struct reentrant {
     reentrant(reentrant&& o) noexcept
         : store(std::exchange(o.store, nullptr)), key(std::move(o.key)), log(o.log) {}
     auto operator=(reentrant const&) -> reentrant& = default;
-    auto operator=(reentrant&&) -> reentrant& = default;
+    auto operator=(reentrant&& o) noexcept -> reentrant& {
+        store = std::exchange(o.store, nullptr);
+        key = std::move(o.key);
+        log = o.log;
+        return *this;
+    }
     ~reentrant() {
         if (store == nullptr) {
             return;
@@ -384,9 +390,20 @@ TEST_F(memory_objects_test, a_kept_object_is_destroyed_with_its_shard_unlocked) 
     EXPECT_TRUE(destroyed_freely(before)) << "flushed";
     EXPECT_EQ(b_->stats().entries, 0U);
 
-    std::lock_guard lock(log.mutex);
-    for (auto& read : log.reads) {
-        read.get();
+    // Waited for outside the log's lock: a read's copy of an object may be the last one, and
+    // its destructor then logs a read of its own.
+    for (;;) {
+        std::vector<std::future<void>> reads;
+        {
+            std::lock_guard lock(log.mutex);
+            reads.swap(log.reads);
+        }
+        if (reads.empty()) {
+            break;
+        }
+        for (auto& read : reads) {
+            read.get();
+        }
     }
 }
 
