@@ -89,6 +89,26 @@ TEST(memo_key_test, key_from_args_picks_positions_in_order) {
     EXPECT_EQ(k(client{}, std::string("C1"), std::string("ts")), "ts:C1");
 }
 
+TEST(memo_key_test, library_builders_append_in_place_and_agree_with_their_result) {
+    using builder = asiocache::memo_key_builder<client, std::string, std::string>;
+    client const c{7};
+    std::string const ch = "a:b";
+    std::string const ts = "1700.1";
+    for (builder const& b : {builder(asiocache::key_from_args<2, 1>()),
+                             builder(asiocache::noself())}) {
+        ASSERT_NE(b.appender(), nullptr);
+        std::string appended = "head:";
+        b.appender()(appended, c, ch, ts);
+        EXPECT_EQ(appended, "head:" + b(c, ch, ts));
+    }
+    EXPECT_EQ(builder(asiocache::key_from_args<2, 1>())(c, ch, ts), "1700.1:a\\:b");
+    // A builder of the caller's own only returns its part; an empty one is false.
+    builder own = [](client const&, std::string const& x, std::string const&) { return x; };
+    EXPECT_EQ(own.appender(), nullptr);
+    EXPECT_EQ(own(c, ch, ts), "a:b");
+    EXPECT_FALSE(builder(nullptr));
+}
+
 TEST(memo_key_test, noself_leaves_out_the_first_argument) {
     auto k = asiocache::noself();
     EXPECT_EQ(k(client{7}, std::string("C1"), 3), "C1:3");

@@ -102,8 +102,9 @@ struct cached_options {
     std::string key_prefix;
     /// Builds the argument part of the key. Default: every argument formatted with fmt,
     /// escaped and joined with `:` (stable across runs and processes, never an address);
-    /// unformattable argument types are a compile-time error. See `key_from_args`, `noself`.
-    std::function<std::string(Args const&...)> key_builder = detail::default_memo_key<Args...>{};
+    /// unformattable argument types are a compile-time error. See `key_from_args`, `noself`,
+    /// and `memo_key_builder` for what it may hold.
+    memo_key_builder<Args...> key_builder = detail::default_memo_key<Args...>{};
     /// TTL of stored results. Default: none, which means the cache's default TTL.
     std::optional<expiry> ttl;
     /// Computes the TTL from the result; overrides `ttl` when set. Default: unset.
@@ -333,6 +334,10 @@ public:
                 append_key_args(key, args...);
                 return;
             }
+        }
+        if (auto append = opts_.key_builder.appender()) {
+            append(key, args...);
+            return;
         }
         key += opts_.key_builder(args...);
     }

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -127,7 +128,14 @@ auto format_key_args(Ts const&... args) -> std::string {
 struct all_args_key {
     template <class... Ts>
     auto operator()(Ts const&... args) const -> std::string {
-        return format_key_args(args...);
+        std::string out;
+        append_key(out, args...);
+        return out;
+    }
+    /// Appends the part to `out` (what a memoized call uses: no string of its own).
+    template <class... Ts>
+    void append_key(std::string& out, Ts const&... args) const {
+        detail::append_key_args(out, args...);
     }
 };
 
@@ -138,11 +146,18 @@ template <std::size_t... I>
 struct key_from_args_t {
     template <class... Ts>
     auto operator()(Ts const&... args) const -> std::string {
+        std::string out;
+        append_key(out, args...);
+        return out;
+    }
+    /// Appends the part to `out` (what a memoized call uses: no string of its own).
+    template <class... Ts>
+    void append_key(std::string& out, Ts const&... args) const {
         static_assert(((I < sizeof...(Ts)) && ...),
                       "asiocache::key_from_args: an argument position is past the last argument "
                       "(positions are 0-based)");
         auto refs = std::forward_as_tuple(args...);
-        return format_key_args(std::get<I>(refs)...);
+        detail::append_key_args(out, std::get<I>(refs)...);
     }
 };
 
@@ -156,12 +171,64 @@ constexpr auto key_from_args() noexcept -> key_from_args_t<I...> {
 /// first parameter is the object they are called on, or a client handle that differs per call.
 struct noself_key {
     template <class First, class... Ts>
-    auto operator()(First const& /*self*/, Ts const&... args) const -> std::string {
-        return format_key_args(args...);
+    auto operator()(First const& self, Ts const&... args) const -> std::string {
+        std::string out;
+        append_key(out, self, args...);
+        return out;
+    }
+    /// Appends the part to `out` (what a memoized call uses: no string of its own).
+    template <class First, class... Ts>
+    void append_key(std::string& out, First const& /*self*/, Ts const&... args) const {
+        detail::append_key_args(out, args...);
     }
 };
 
 /// See `noself_key`.
 constexpr auto noself() noexcept -> noself_key { return {}; }
+
+/// The key builder of a memoized function taking `Args...` (`cached_options::key_builder`):
+/// any callable that takes the arguments and returns the key's argument part, held as a
+/// `std::function` holds it. A stateless builder with an `append_key(out, args...)` member
+/// (`key_from_args`, `noself`, `all_args_key`) is also kept as a plain function that appends
+/// the part to the key in place, which the memoized call uses: no string of its own per call.
+template <class... Args>
+class memo_key_builder {
+public:
+    using append_fn = void (*)(std::string& out, Args const&... args);
+
+    /// Empty: a memoized function refuses it (`invalid_argument`).
+    memo_key_builder() noexcept = default;
+    memo_key_builder(std::nullptr_t) noexcept {}  // NOLINT: as std::function's
+
+    template <class F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, memo_key_builder> &&
+                 !std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t> &&
+                 std::is_invocable_r_v<std::string, F const&, Args const&...>)
+    memo_key_builder(F f)  // NOLINT: converts from any builder, as std::function does
+        : build_(std::move(f)) {
+        using G = std::remove_cvref_t<F>;
+        if constexpr (std::is_empty_v<G> && std::is_default_constructible_v<G> &&
+                      requires(G const& g, std::string& out, Args const&... args) {
+                          g.append_key(out, args...);
+                      }) {
+            append_ = [](std::string& out, Args const&... args) { G{}.append_key(out, args...); };
+        }
+    }
+
+    /// The argument part of the key.
+    auto operator()(Args const&... args) const -> std::string { return build_(args...); }
+    explicit operator bool() const noexcept { return static_cast<bool>(build_); }
+    /// The builder held, if it is a `T` (as `std::function::target`).
+    template <class T>
+    [[nodiscard]] auto target() const noexcept -> T const* {
+        return build_.template target<T>();
+    }
+    /// What appends the part in place, or nullptr when the builder only returns it.
+    [[nodiscard]] auto appender() const noexcept -> append_fn { return append_; }
+
+private:
+    std::function<std::string(Args const&...)> build_;
+    append_fn append_ = nullptr;
+};
 
 }  // namespace asiocache
