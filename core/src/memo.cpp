@@ -104,11 +104,13 @@ auto memo_base::key_head() const -> std::string {
     return key;
 }
 
-auto memo_base::scratch_key() const -> scratch_buffer& {
+auto memo_base::scratch_key() const -> scratch_buffer* {
     thread_local scratch_buffer buffer;
+    if (buffer.busy) {
+        return nullptr;
+    }
     buffer.key.assign(read_head_);
-    ++buffer.uses;
-    return buffer;
+    return &buffer;
 }
 
 auto memo_base::key_from_scratch(std::string const& scratch) const -> std::string {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -211,6 +212,42 @@ TEST_F(cached_test, the_key_builder_runs_once_per_call) {
     }
     EXPECT_EQ(built, 3) << "a builder that throws";
     EXPECT_EQ(up_->calls, 1);
+}
+
+/// Runs `once` from its first `before` hook of a get, inline, as a plugin must not but might.
+struct inline_hook final : asiocache::plugin {
+    std::function<void()> once;
+    void before(asiocache::op_start const& e) noexcept override {
+        if (e.operation == op::get && once) {
+            auto f = std::move(once);
+            once = nullptr;
+            f();
+        }
+    }
+};
+
+TEST_F(cached_test, a_memoized_call_run_inline_by_a_plugin_hook_does_not_disturb_the_hit) {
+    // A hit builds its key in a per-thread buffer; a hook that runs another memoized call
+    // inline, during that hit's lookup, must not write into it (a long key would also move
+    // it): the inner call builds a key of its own, and both answer for their own keys.
+    auto memo = cached(cache_, make_fetch(up_), {.key_prefix = "r", .ttl = 60s});
+    auto first = run(io_, memo("C1", "1"));
+    auto& hook = cache_.add_plugin<inline_hook>();
+    std::string const long_channel(300, 'c');
+    std::optional<std::string> inner;
+    int calls_when_spawned = 0;
+    hook.once = [&] {
+        boost::asio::co_spawn(io_, memo(long_channel, "2"),
+                              [&inner](std::exception_ptr, std::string v) { inner = v; });
+        calls_when_spawned = up_->calls;
+    };
+    EXPECT_EQ(run(io_, memo("C1", "1")), first) << "the outer call is a hit on its own key";
+    EXPECT_EQ(calls_when_spawned, 2) << "the inner call ran inline (the case under test)";
+    ASSERT_TRUE(inner);
+    EXPECT_EQ(*inner, long_channel + "/2#2");
+    EXPECT_EQ(run(io_, memo(long_channel, "2")), *inner);
+    EXPECT_EQ(up_->calls, 2);
+    EXPECT_EQ(memo.stats().hits, 2U);
 }
 
 // ----- hits, TTLs, switches

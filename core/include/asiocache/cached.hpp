@@ -362,31 +362,44 @@ public:
     };
 
     /// A plain call on a cache that answers at once (the memory store): a hit is served in
-    /// this small frame, with its key built in this thread's buffer (no heap key); a miss
-    /// goes on in `call_plain` with that key. The key is built once either way, so a key
-    /// builder that throws fails the call at its first run.
+    /// this small frame; a miss goes on in `call_plain` with the key the hit attempt built.
     static auto call_at_once(std::shared_ptr<memo_state> self, memo_call how, Args... args)
         -> task<R> {
-        first_read read{.done = true};
-        auto& scratch = self->scratch_key();
-        auto const use = scratch.uses;
-        self->append_key_part(scratch.key, args...);
+        first_read read;
+        if (auto hit = self->hit_at_once(read, args...)) {
+            bump(self->counters_.hits);
+            co_return std::move(*hit);
+        }
+        co_return co_await call_plain(std::move(self), how, std::move(read),
+                                      std::move(args)...);
+    }
+
+    /// The synchronous part of `call_at_once`: the hit, with its key built in this thread's
+    /// buffer (no heap key), or nullopt and in `read` what `call_plain` needs. The key is built
+    /// once either way, so a key builder that throws fails the call at its first run. While
+    /// the buffer is held no coroutine can suspend, so no other call on the thread can see it,
+    /// but one that a plugin hook runs inline: that one finds it held and builds its own key.
+    auto hit_at_once(first_read& read, Args const&... args) -> std::optional<R> {
+        auto* scratch = scratch_key();
+        if (scratch == nullptr) {
+            return std::nullopt;  // `read` as it came: call_plain reads and builds the key
+        }
+        scratch_hold hold(*scratch);
+        append_key_part(scratch->key, args...);
+        read.done = true;
         try {
-            auto now = self->scratch_is_stored()
-                           ? self->cache_.template get_stored_at_once<R>(scratch.key)
-                           : self->cache_.template get_at_once<R>(scratch.key, self->call_);
+            auto now = scratch_is_stored()
+                           ? cache_.template get_stored_at_once<R>(scratch->key)
+                           : cache_.template get_at_once<R>(scratch->key, call_);
             if (now && *now) {
-                bump(self->counters_.hits);
-                co_return std::move(**now);
+                return std::move(*now);
             }
             read.done = now.has_value();
         } catch (...) {
             read.error = std::current_exception();
         }
-        // A plugin hook that ran another memoized call on this thread took the buffer.
-        read.key = scratch.uses == use ? self->key_from_scratch(scratch.key) : self->key_of(args...);
-        co_return co_await call_plain(std::move(self), how, std::move(read),
-                                      std::move(args)...);
+        read.key = key_from_scratch(scratch->key);
+        return std::nullopt;
     }
 
     static auto call_plain(std::shared_ptr<memo_state> self, memo_call how, first_read read,

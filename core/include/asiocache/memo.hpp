@@ -93,15 +93,26 @@ public:
     /// `<key_prefix>:` with room reserved for the arguments that follow.
     [[nodiscard]] auto key_head() const -> std::string;
     /// A thread's buffer for a hit's key; its capacity stays, so building a key in it
-    /// allocates nothing. `uses` counts the keys begun in it: a plugin hook that ran another
-    /// memoized call on the thread meanwhile shows as a count moved on.
+    /// allocates nothing. `busy` while a call holds it.
     struct scratch_buffer {
         std::string key;
-        std::uint64_t uses = 0;
+        bool busy = false;
+    };
+    /// Holds this thread's buffer for one synchronous stretch of a call, and frees it.
+    class scratch_hold {
+    public:
+        explicit scratch_hold(scratch_buffer& b) noexcept : b_(b) { b_.busy = true; }
+        scratch_hold(scratch_hold const&) = delete;
+        auto operator=(scratch_hold const&) -> scratch_hold& = delete;
+        ~scratch_hold() { b_.busy = false; }
+
+    private:
+        scratch_buffer& b_;
     };
     /// This thread's buffer, holding the key head, and before it the cache's stored-key head
-    /// when `scratch_is_stored()`.
-    [[nodiscard]] auto scratch_key() const -> scratch_buffer&;
+    /// when `scratch_is_stored()`; or nullptr while a call on this thread holds it (a plugin
+    /// hook that runs another memoized call inline): that call then builds a key of its own.
+    [[nodiscard]] auto scratch_key() const -> scratch_buffer*;
     [[nodiscard]] auto scratch_is_stored() const noexcept -> bool { return read_head_stored_; }
     /// The key `scratch` (from `scratch_key()`, the arguments appended) holds, as `key_of`
     /// builds it: without the cache's stored-key head, with room for the namespace in front.
